@@ -1,0 +1,35 @@
+"""Errors a user sees. Every message names the file, row or check that failed."""
+
+
+class CmsrefError(Exception):
+    """Base class: the CLI prints the message and exits non-zero, without a traceback."""
+
+    exit_code = 1
+
+
+class DownloadError(CmsrefError):
+    """A source file could not be fetched, or what came back is not what was expected."""
+
+
+class ArchiveError(CmsrefError):
+    """A zip is truncated, corrupt, too large, or has a member that would escape its folder."""
+
+
+class CatalogError(CmsrefError):
+    """The source catalog or a layout file is invalid, or names something unknown."""
+
+
+class ParseError(CmsrefError):
+    """A source file does not have the layout its layout file describes."""
+
+
+class ValidationError(CmsrefError):
+    """A table failed its expectation suite; nothing was published."""
+
+
+class PublishError(CmsrefError):
+    """The warehouse refused a publish (e.g. another build holds the lock)."""
+
+
+class NoDataError(CmsrefError):
+    """No loaded release covers what was asked (e.g. a date of service)."""
