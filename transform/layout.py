@@ -1,0 +1,344 @@
+"""The generic engine that reads a CMS file according to a layout data file (transform/layouts/*.toml).
+
+A file is first turned into a *grid* of text cells with the 1-based source row of each record, then the
+layout decides where the header is, which grid column feeds which table column, where the data starts
+and ends, and how each value is cleaned and typed. Nothing here knows about a particular CMS year: layout
+drift is described in the TOML files, so a new CMS year is a data change.
+
+Every parsed row keeps `source_row`, so each published number can be traced to its file and row.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+
+from cmsref.errors import CatalogError, ParseError
+
+LAYOUT_DIR = Path(__file__).parent / "layouts"
+ENCODING = "cp1252"  # every CMS CSV/TXT we know of is ASCII or cp1252 (the MUE CSV has a cp1252 (R))
+EOF_MARKER = "\x1a"  # Ctrl-Z: DOS end-of-file byte that ends several CMS files or sits in a junk last row
+FORMATS = ("csv", "txt", "xlsx")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    header: str
+    type: str  # code | text | decimal | int
+    scale: int | None = None
+    pad: int | None = None
+    since: int | None = None
+    fill_down: bool = False
+    strip_chars: str = ""
+    txt: tuple[int, int] | None = None
+    txt_implied_decimals: int = 0
+    header_value: str | None = None
+
+    def exists_in(self, year: int) -> bool:
+        return self.since is None or year >= self.since
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    kind: str
+    table: str
+    key: tuple[str, ...]
+    data_key: str
+    key_pattern: str
+    columns: tuple[Column, ...]
+    anchor: str | None = None
+    anchor_column: int = 0
+    header_rows: int = 1
+    txt_years: tuple[int, int] | None = None
+    preamble: dict[str, str] = field(default_factory=dict)
+    drop_exact_duplicates: bool = False
+
+    def columns_for(self, year: int) -> list[Column]:
+        return [c for c in self.columns if c.exists_in(year)]
+
+
+@dataclass
+class Parsed:
+    """A parsed file: the typed rows, plus values read from its preamble or header cells."""
+
+    frame: pl.DataFrame
+    values: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+
+@cache
+def load_layouts(family: str) -> dict[str, FileLayout]:
+    """Load transform/layouts/<family>.toml into FileLayout objects, one per file kind."""
+    path = LAYOUT_DIR / f"{family}.toml"
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"no layout file for source family {family!r} ({path})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"layout file {path} is not valid TOML: {exc}") from None
+    layouts = {}
+    for kind, spec in raw.items():
+        try:
+            columns = tuple(
+                Column(
+                    name=c["name"], header=c["header"], type=c["type"], scale=c.get("scale"),
+                    pad=c.get("pad"), since=c.get("since"), fill_down=c.get("fill_down", False),
+                    strip_chars=c.get("strip_chars", ""),
+                    txt=tuple(c["txt"]) if "txt" in c else None,
+                    txt_implied_decimals=c.get("txt_implied_decimals", 0),
+                    header_value=c.get("header_value"),
+                )
+                for c in spec["columns"]
+            )
+            delimited = spec.get("delimited", {})
+            fixed = spec.get("fixed_width", {})
+            layouts[kind] = FileLayout(
+                kind=kind, table=spec["table"], key=tuple(spec["key"]), data_key=spec["data_key"],
+                key_pattern=spec["key_pattern"], columns=columns,
+                anchor=delimited.get("anchor"), anchor_column=delimited.get("anchor_column", 0),
+                header_rows=delimited.get("header_rows", 1),
+                txt_years=tuple(fixed["years"]) if "years" in fixed else None,
+                preamble=spec.get("preamble", {}),
+                drop_exact_duplicates=spec.get("drop_exact_duplicates", False),
+            )
+        except (KeyError, TypeError) as exc:
+            raise CatalogError(f"layout {kind!r} in {path} is incomplete: missing {exc}") from None
+        bad = [c.name for c in columns if c.type not in ("code", "text", "decimal", "int")]
+        if bad or any(c.type == "decimal" and c.scale is None for c in columns):
+            raise CatalogError(f"layout {kind!r} in {path}: bad type or missing scale for {bad or 'a decimal'}")
+    return layouts
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").replace(EOF_MARKER, " ").split()).upper()
+
+
+def file_format(path: Path) -> str:
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ParseError(f"{path.name}: unsupported file type {path.suffix!r} (expected one of {FORMATS})")
+    return fmt
+
+
+# --------------------------------------------------------------------------------------- grids
+def read_grid(path: Path) -> pl.DataFrame:
+    """A csv or xlsx file as all-text columns c0..cN plus `source_row` (1-based record number)."""
+    fmt = file_format(path)
+    if fmt == "csv":
+        text = path.read_bytes().decode(ENCODING)
+        if not text.strip(EOF_MARKER + " \r\n\t,"):
+            raise ParseError(f"{path.name}: the file is empty")
+        try:
+            grid = pl.read_csv(
+                io.StringIO(text), has_header=False, infer_schema=False, truncate_ragged_lines=True,
+                new_columns=None, raise_if_empty=True,
+            )
+        except pl.exceptions.PolarsError as exc:
+            raise ParseError(f"{path.name}: not a readable CSV file: {exc}") from None
+    elif fmt == "xlsx":
+        import fastexcel
+
+        try:
+            reader = fastexcel.read_excel(path)
+            # CMS bundles hold one sheet per workbook; the first one is the data.
+            grid = reader.load_sheet(0, header_row=None, dtypes="string").to_polars()
+        except Exception as exc:  # fastexcel raises its own error types for every kind of bad workbook
+            raise ParseError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
+    else:
+        raise ParseError(f"{path.name}: read_grid handles csv and xlsx, not {fmt}")
+    grid = grid.rename({c: f"c{i}" for i, c in enumerate(grid.columns)})
+    return grid.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
+
+
+def read_lines(path: Path) -> pl.DataFrame:
+    """A fixed-width text file as one `line` column plus `source_row` (1-based line number)."""
+    text = path.read_bytes().decode(ENCODING)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if text.endswith("\n"):
+        lines = lines[:-1]
+    lines = [line.replace(EOF_MARKER, "") for line in lines]
+    if not any(line.strip() for line in lines):
+        raise ParseError(f"{path.name}: the file is empty")
+    return pl.DataFrame({"source_row": range(1, len(lines) + 1), "line": lines},
+                        schema={"source_row": pl.Int64, "line": pl.String})
+
+
+# --------------------------------------------------------------------------------------- parse
+def parse_file(path: Path, layout: FileLayout, year: int) -> Parsed:
+    """Parse one CMS file with its layout; raise ParseError naming the file, row or column on any surprise."""
+    fmt = file_format(path)
+    columns = layout.columns_for(year)
+    if fmt == "txt":
+        raw, values = _map_fixed_width(path, layout, columns, year)
+    else:
+        raw, values = _map_delimited(path, layout, columns)
+    raw = _data_region(path, raw, layout)
+    if raw.height == 0:
+        raise ParseError(f"{path.name}: no data rows found (no {layout.data_key} matching {layout.key_pattern})")
+    frame = _clean_and_type(path, raw, layout, columns, fmt)
+    notes = []
+    if layout.drop_exact_duplicates:
+        value_cols = [c.name for c in columns]
+        unique = frame.unique(subset=value_cols, keep="first", maintain_order=True)
+        if unique.height < frame.height:
+            dropped = frame.join(unique.select("source_row"), on="source_row", how="anti")["source_row"].to_list()
+            notes.append(f"{path.name}: rows {dropped} repeat an earlier row exactly and were kept once")
+        frame = unique
+    return Parsed(frame=frame, values=values, notes=notes)
+
+
+def _map_fixed_width(path, layout, columns, year):
+    if layout.txt_years is None or not (layout.txt_years[0] <= year <= layout.txt_years[1]):
+        raise ParseError(
+            f"{path.name}: no fixed-width layout for {layout.kind.upper()} {year} "
+            f"(known for {layout.txt_years}); use the CSV or XLSX copy, or add the positions to the layout file"
+        )
+    missing = [c.name for c in columns if c.txt is None]
+    if missing:
+        raise CatalogError(f"layout {layout.kind}: no fixed-width position for {missing}")
+    lines = read_lines(path)
+    raw = lines.select(
+        "source_row",
+        *[pl.col("line").str.slice(c.txt[0] - 1, c.txt[1] - c.txt[0] + 1).alias(c.name) for c in columns],
+    )
+    return raw, {}
+
+
+def _map_delimited(path, layout, columns):
+    grid = read_grid(path)
+    cells = [c for c in grid.columns if c != "source_row"]
+    anchor_col = f"c{layout.anchor_column}"
+    if anchor_col not in grid.columns:
+        raise ParseError(f"{path.name}: has only {len(cells)} columns; header not found")
+    anchor_re = re.compile(layout.anchor, re.IGNORECASE)
+    anchor_values = grid[anchor_col].to_list()
+    anchor_idx = next((i for i, v in enumerate(anchor_values) if anchor_re.fullmatch(_norm(v))), None)
+    if anchor_idx is None:
+        raise ParseError(
+            f"{path.name}: header row not found: no row has {layout.anchor!r} in column {layout.anchor_column + 1}"
+        )
+    first = max(0, anchor_idx - layout.header_rows + 1)
+    header_block = grid.slice(first, anchor_idx - first + 1)
+    headers = {
+        c: _norm(" ".join(v for v in header_block[c].to_list() if v and v.strip())) for c in cells
+    }
+    mapping, values = {}, {}
+    for col in columns:
+        rx = re.compile(col.header, re.IGNORECASE)
+        hits = [c for c in cells if rx.fullmatch(headers[c])]
+        if not hits:
+            found = [h for h in headers.values() if h]
+            raise ParseError(
+                f"{path.name}: missing column {col.name!r} (header matching {col.header!r}) in the header at "
+                f"row {anchor_idx + 1}; found headers: {found}"
+            )
+        if len(hits) > 1:
+            raise ParseError(f"{path.name}: column {col.name!r} is ambiguous: headers {[headers[h] for h in hits]}")
+        mapping[col.name] = hits[0]
+        if col.header_value:
+            m = re.search(col.header_value, headers[hits[0]], re.IGNORECASE)
+            if m:
+                values[col.name + "_header_value"] = m.group(1)
+    for name, pattern in layout.preamble.items():
+        preamble = grid.slice(0, first)
+        for row in preamble.select(cells).iter_rows():
+            m = next((re.search(pattern, v) for v in row if v and re.search(pattern, v)), None)
+            if m:
+                values[name] = m.group(1)
+                break
+    raw = grid.slice(anchor_idx + 1).select("source_row", *[pl.col(c).alias(n) for n, c in mapping.items()])
+    return raw, values
+
+
+def _data_region(path, raw, layout):
+    """Keep the run of rows whose key matches key_pattern, skipping blank rows; refuse data after the footer."""
+    names = [c for c in raw.columns if c != "source_row"]
+    stripped = raw.with_columns(
+        [pl.col(c).str.replace_all(EOF_MARKER, "", literal=True).str.strip_chars() for c in names]
+    )
+    blank = pl.all_horizontal([pl.col(c).is_null() | (pl.col(c) == "") for c in names])
+    key_ok = pl.col(layout.data_key).fill_null("").str.contains(layout.key_pattern)
+    flags = stripped.select(blank.alias("blank"), key_ok.alias("key_ok"), "source_row")
+    blank_l, key_l, rows = flags["blank"].to_list(), flags["key_ok"].to_list(), flags["source_row"].to_list()
+    start = next((i for i, ok in enumerate(key_l) if ok), None)
+    if start is None:
+        return stripped.clear()
+    end = len(key_l)
+    for i in range(start, len(key_l)):
+        if not blank_l[i] and not key_l[i]:
+            end = i
+            break
+    late = next((i for i in range(end, len(key_l)) if key_l[i]), None)
+    if late is not None:
+        raise ParseError(
+            f"{path.name} row {rows[late]}: looks like data but comes after the data ended at row {rows[end]} "
+            f"({layout.data_key} {stripped[layout.data_key][end]!r} does not match {layout.key_pattern})"
+        )
+    region = stripped.slice(start, end - start)
+    return region.filter(~pl.all_horizontal([pl.col(c).is_null() | (pl.col(c) == "") for c in names]))
+
+
+def _clean_and_type(path, raw, layout, columns, fmt):
+    exprs = []
+    for col in columns:
+        e = pl.col(col.name)
+        if col.strip_chars:
+            e = e.str.strip_chars(col.strip_chars).str.strip_chars()
+        e = pl.when(e == "").then(None).otherwise(e)
+        if col.fill_down:
+            e = e.forward_fill()
+        if col.pad:
+            e = pl.when(e.str.contains(r"^\d+$")).then(e.str.zfill(col.pad)).otherwise(e)
+        exprs.append(e.alias(col.name))
+    frame = raw.with_columns(exprs)
+    typed = []
+    for col in columns:
+        if col.type == "decimal":
+            src = pl.col(col.name)
+            if fmt == "txt" and col.txt_implied_decimals:
+                src = _insert_point(src, col.txt_implied_decimals)
+            _check_numbers(path, frame.with_columns(src.alias(col.name)), col)
+            typed.append(src.cast(pl.Decimal(18, col.scale), strict=False).alias(col.name))
+        elif col.type == "int":
+            _check_numbers(path, frame, col)
+            typed.append(pl.col(col.name).cast(pl.Int64, strict=False).alias(col.name))
+        elif col.name in layout.key:
+            typed.append(pl.col(col.name).fill_null("").alias(col.name))  # keys are never NULL: '' = none
+        else:
+            typed.append(pl.col(col.name))
+    return frame.select("source_row", *typed).select(*[c.name for c in columns], "source_row")
+
+
+def _insert_point(expr: pl.Expr, decimals: int) -> pl.Expr:
+    digits = expr.str.zfill(decimals + 1)
+    return pl.when(expr.is_null()).then(None).otherwise(
+        digits.str.slice(0, digits.str.len_chars() - decimals) + "." + digits.str.slice(-decimals)
+    )
+
+
+def _check_numbers(path, frame, col):
+    """A value that is not a number, or has more decimals than the layout allows, names its row."""
+    pattern = r"^-?(\d+\.?\d*|\.\d+)$" if col.type == "decimal" else r"^-?\d+$"
+    bad = frame.filter(pl.col(col.name).is_not_null() & ~pl.col(col.name).str.contains(pattern))
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise ParseError(
+            f"{path.name} row {row['source_row']}, column {col.name}: {row[col.name]!r} is not a number "
+            f"({bad.height} such row{'s' if bad.height > 1 else ''})"
+        )
+    if col.type == "decimal":
+        decimals = pl.col(col.name).str.extract(r"\.(\d*?)0*$").str.len_chars()
+        lossy = frame.filter(decimals.fill_null(0) > col.scale)
+        if lossy.height:
+            row = lossy.row(0, named=True)
+            raise ParseError(
+                f"{path.name} row {row['source_row']}, column {col.name}: {row[col.name]!r} has more than "
+                f"{col.scale} decimals"
+            )
