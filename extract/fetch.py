@@ -1,0 +1,168 @@
+"""Resolve one catalogued release into local source files, from cms.gov or from a local mirror.
+
+Online: each zip the catalog names is downloaded into the content-addressed cache (or, when the catalog
+gives only a landing page, the zip links are found on that page). Mirror mode (`--mirror DIR` or
+CMSREF_MIRROR): the same catalog is resolved from a folder laid out like ../shared/cms-mirror, holding
+either the original zips or the loose bundle members. Either way every file parsed is recorded with its
+URL or mirror path, archive, member name, size, SHA-256 and retrieval time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urljoin
+
+import requests
+
+from cmsref.errors import DownloadError
+from extract.archive import list_members, safe_extract
+from extract.catalog import DatasetSpec, ReleaseSpec
+from extract.download import USER_AGENT, download, record_local, sha256_file
+
+log = logging.getLogger("cmsref.extract")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    kind: str  # layout kind, e.g. "pprrvu"
+    variant: str  # "all", or "qp" / "non_qp" from 2026
+    path: Path  # local copy that is parsed
+    url: str  # where it came from: a cms.gov URL or file:// path in the mirror
+    archive_name: str | None  # the zip it was a member of, if any
+    member_name: str  # file name (inside the archive, if any)
+    size: int
+    sha256: str
+    archive_sha256: str | None
+    retrieved_at: datetime
+
+    @property
+    def format(self) -> str:
+        return self.path.suffix.lower().lstrip(".")
+
+
+def mirror_folder(spec: DatasetSpec, release: ReleaseSpec, mirror: Path) -> Path:
+    return Path(mirror) / spec.mirror_root / release.mirror_dir
+
+
+def releases_in_mirror(spec: DatasetSpec, mirror: Path) -> list[ReleaseSpec]:
+    """Catalogued releases that have a folder with at least one file in the mirror."""
+    return [r for r in spec.releases
+            if mirror_folder(spec, r, mirror).is_dir() and any(mirror_folder(spec, r, mirror).iterdir())]
+
+
+def fetch_release(spec: DatasetSpec, release: ReleaseSpec, *, cache_dir: Path, mirror: Path | None = None,
+                  session: requests.Session | None = None, progress: bool | None = None) -> list[SourceFile]:
+    """Return the source files to parse for one release (one per file kind and variant)."""
+    cache_dir = Path(cache_dir)
+    if mirror is not None:
+        candidates = _from_mirror(spec, release, Path(mirror), cache_dir)
+    else:
+        candidates = _from_cms(spec, release, cache_dir, session, progress)
+    return _choose(spec, release, candidates)
+
+
+def _from_mirror(spec, release, mirror, cache_dir):
+    folder = mirror_folder(spec, release, mirror)
+    if not folder.is_dir():
+        raise DownloadError(f"release {release.label} is not in the mirror: no folder {folder}")
+    zips = sorted(folder.glob("*.zip"))
+    named = {f.file_name: f for f in release.files}
+    if zips:
+        # The original CMS zip is preferred over loose members: it is the artifact CMS published and the
+        # catalog can pin its SHA-256.
+        chosen = [z for z in zips if z.name in named] or zips
+        found = []
+        for z in chosen:
+            fetched = record_local(z, z.resolve().as_uri())
+            pin = named.get(z.name).sha256 if z.name in named else None
+            if pin and pin != fetched.sha256:
+                raise DownloadError(
+                    f"{z}: SHA-256 {fetched.sha256} does not match the catalog pin {pin} for {release.label}"
+                )
+            found += _members_of(spec, z, fetched.url, fetched.sha256, fetched.retrieved_at, cache_dir)
+        return found
+    found = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        if spec.kind_of(path.name):
+            fetched = record_local(path, path.resolve().as_uri())
+            found.append(_source(spec, path, fetched.url, None, path.name, fetched.sha256, None, fetched))
+    return found
+
+
+def _from_cms(spec, release, cache_dir, session, progress):
+    files = list(release.files)
+    if not files:
+        files = _discover_zips(release, session)
+    found = []
+    for f in files:
+        fetched = download(f.url, cache_dir / "downloads", expected_sha256=f.sha256, expect_zip=True,
+                           session=session, progress=progress, name=f.file_name)
+        found += _members_of(spec, fetched.path, f.url, fetched.sha256, fetched.retrieved_at, cache_dir)
+    return found
+
+
+def _discover_zips(release, session):
+    """Find the release's zip links on its cms.gov landing page (file names are irregular)."""
+    from extract.catalog import FileSpec
+
+    if not release.landing_page:
+        raise DownloadError(f"release {release.label}: the catalog gives neither a zip URL nor a landing page")
+    http = session or requests.Session()
+    try:
+        resp = http.get(release.landing_page, timeout=(10, 60), headers={"User-Agent": USER_AGENT})
+    except requests.RequestException as exc:
+        raise DownloadError(f"release {release.label}: landing page {release.landing_page} unreachable: {exc}") from None
+    if resp.status_code != 200:
+        raise DownloadError(f"release {release.label}: HTTP {resp.status_code} for landing page {release.landing_page}")
+    code = release.mirror_dir.lower()  # e.g. rvu24b
+    links = sorted(set(re.findall(r'href="([^"]+\.zip)"', resp.text, flags=re.IGNORECASE)))
+    mine = [link for link in links if code in link.lower()]
+    if not mine:
+        raise DownloadError(
+            f"release {release.label}: no zip link containing {code!r} on {release.landing_page}; add the URL to "
+            f"the catalog (links seen: {links[:10]})"
+        )
+    return [FileSpec(urljoin(release.landing_page, link), Path(link).name, None) for link in mine]
+
+
+def _members_of(spec, zip_path, url, zip_sha, retrieved_at, cache_dir):
+    wanted = [m for m in list_members(zip_path) if spec.kind_of(m)]
+    dest = cache_dir / "extracted" / zip_sha[:2] / zip_sha
+    if dest.is_dir() and all((dest / m).is_file() for m in wanted):
+        paths = {m: dest / m for m in wanted}  # already extracted from these exact bytes
+    else:
+        paths = safe_extract(zip_path, dest, members=wanted)
+    out = []
+    for member, path in paths.items():
+        out.append(SourceFile(
+            kind=spec.kind_of(member), variant=spec.variant_of(member), path=path, url=url,
+            archive_name=Path(zip_path).name, member_name=member, size=path.stat().st_size,
+            sha256=sha256_file(path), archive_sha256=zip_sha, retrieved_at=retrieved_at,
+        ))
+    return out
+
+
+def _source(spec, path, url, archive_name, member, sha, archive_sha, fetched):
+    return SourceFile(kind=spec.kind_of(member), variant=spec.variant_of(member), path=path, url=url,
+                      archive_name=archive_name, member_name=member, size=fetched.size, sha256=sha,
+                      archive_sha256=archive_sha, retrieved_at=fetched.retrieved_at)
+
+
+def _choose(spec, release, candidates):
+    """One file per (kind, variant): the first format in the dataset's preference order."""
+    chosen = {}
+    for c in sorted(candidates, key=lambda c: spec.prefer.index(c.format) if c.format in spec.prefer else 99):
+        chosen.setdefault((c.kind, c.variant), c)
+    kinds = {k for k, _ in chosen}
+    missing = [k for k in spec.required if k not in kinds]
+    if missing:
+        seen = sorted(c.member_name for c in candidates) or "nothing"
+        raise DownloadError(
+            f"release {release.label}: no {', '.join(m.upper() for m in missing)} file among its sources ({seen})"
+        )
+    log.info("%s: %s", release.label, ", ".join(sorted(c.member_name for c in chosen.values())))
+    return sorted(chosen.values(), key=lambda c: (c.kind, c.variant))
