@@ -1,0 +1,196 @@
+"""The `cmsref` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from cmsref import __version__, config
+from cmsref.errors import CmsrefError, NoDataError
+
+EPILOG = """environment:
+  CMSREF_DB      warehouse file (default: $CMSREF_HOME/cmsref.duckdb)
+  CMSREF_MIRROR  local mirror folder laid out like ../shared/cms-mirror (offline builds)
+  CMSREF_HOME    data folder: warehouse, download cache, validation reports, Prefect state (default: ./data)
+
+examples:
+  cmsref build --mirror ../shared/cms-mirror          every PFS release the mirror holds
+  cmsref build --period 2024B --period 2025D          two PFS periods from cms.gov
+  cmsref payment 37252 --date 2024-06-01              national facility/non-facility amounts
+  cmsref query "SELECT * FROM pfs_rvu_on('2024-06-01') WHERE hcpcs = '37252'"
+  cmsref query --version 2024.2 --format csv "SELECT * FROM conversion_factor"
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("great_expectations", "prefect", "httpx", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except CmsrefError as exc:
+        print(f"cmsref: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cmsref: interrupted; the warehouse is unchanged", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="cmsref", description="CMS Medicare reference files as versioned, validated DuckDB tables.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"cmsref {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="extract, transform, validate and publish periods as a new data version",
+                       description="Build periods and publish them as one data version. With no options: the "
+                                   "newest catalogued PFS period, from cms.gov. With --mirror and no --period: "
+                                   "every period the mirror holds.")
+    b.add_argument("--dataset", action="append", metavar="D", help="dataset to build (default: pfs); repeatable")
+    b.add_argument("--period", action="append", metavar="P", help="period such as 2024B; repeatable")
+    b.add_argument("--mirror", metavar="DIR", help="read sources from a local mirror (default: $CMSREF_MIRROR)")
+    b.add_argument("--db", metavar="PATH", help="warehouse file (default: $CMSREF_DB)")
+    b.add_argument("--no-prefect", action="store_true",
+                   help="run the pipeline as plain functions, without the Prefect flow")
+    b.set_defaults(func=_build)
+
+    r = sub.add_parser("releases", help="list published releases")
+    r.add_argument("--db", metavar="PATH")
+    r.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    r.set_defaults(func=lambda a: _print_sql(a, "SELECT release_id, dataset, period, effective_from, effective_to, "
+                                               "in_latest, cms_release_date, row_counts, validation_success "
+                                               "FROM releases ORDER BY dataset, effective_from, revision"))
+
+    v = sub.add_parser("versions", help="list published data versions")
+    v.add_argument("--db", metavar="PATH")
+    v.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    v.set_defaults(func=lambda a: _print_sql(a, "SELECT data_version, is_latest, published_at, manifest_sha256, "
+                                               "summary FROM data_versions ORDER BY seq"))
+
+    q = sub.add_parser("query", help="run SQL against the warehouse (read-only)",
+                       description="Run SQL read-only. The views (pfs_rvu, pfs_payment, ...) show the latest data "
+                                   "version, or the one given with --version.")
+    q.add_argument("sql")
+    q.add_argument("--version", metavar="V", help="pin a data version (default: latest)")
+    q.add_argument("--db", metavar="PATH")
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.set_defaults(func=lambda a: _print_sql(a, a.sql))
+
+    pay = sub.add_parser("payment", help="PFS payment amounts for a code on a date of service")
+    pay.add_argument("hcpcs")
+    pay.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="date of service")
+    pay.add_argument("--modifier", default="", help="modifier (default: none)")
+    pay.add_argument("--locality", metavar="MAC:LOC", help="e.g. 01182:18 (default: national)")
+    pay.add_argument("--version", metavar="V")
+    pay.add_argument("--db", metavar="PATH")
+    pay.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    pay.set_defaults(func=_payment)
+    return p
+
+
+def _build(args) -> int:
+    datasets = args.dataset or ["pfs"]
+    if args.no_prefect:
+        from cmsref.pipeline import build
+
+        result = build(datasets, args.period, mirror=args.mirror, db=args.db)
+    else:
+        from flows.build import run_build_flow
+
+        result = run_build_flow(datasets, args.period, mirror=args.mirror, db=args.db)
+    print(result.message)
+    return 0
+
+
+def _open(args):
+    from warehouse.publish import connect
+    from warehouse.views import create_pinned_views
+
+    con = connect(config.db_path(args.db), read_only=True)
+    version = getattr(args, "version", None)
+    if version:
+        known = [r[0] for r in con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq").fetchall()]
+        if version not in known:
+            con.close()
+            raise CmsrefError(f"unknown data version {version!r}; published: {', '.join(known) or 'none'}")
+        create_pinned_views(con, version)
+    return con
+
+
+def _print_sql(args, sql: str, params=None) -> int:
+    import duckdb
+
+    con = _open(args)
+    try:
+        try:
+            rel = con.execute(sql, params or [])
+        except duckdb.Error as exc:
+            raise CmsrefError(f"query failed: {exc}") from None
+        cols = [d[0] for d in rel.description] if rel.description else []
+        rows = rel.fetchall()
+    finally:
+        con.close()
+    _emit(cols, rows, args.format)
+    return 0
+
+
+def _emit(cols, rows, fmt) -> None:
+    if fmt == "json":
+        print(json.dumps([dict(zip(cols, r)) for r in rows], default=str, indent=1))
+    elif fmt == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        w.writerows(rows)
+    else:
+        text = [[("" if v is None else str(v)) for v in r] for r in rows]
+        widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(cols)]
+        print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+        print("  ".join("-" * w for w in widths))
+        for r in text:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def _payment(args) -> int:
+    where = ["hcpcs = ?", "modifier = ?"]
+    params = [args.date, args.hcpcs.upper(), args.modifier.upper()]
+    if args.locality:
+        mac, _, loc = args.locality.partition(":")
+        where += ["mac = ?", "locality = ?"]
+        params += [mac.zfill(5), loc.zfill(2)]
+    else:
+        where.append("is_national")
+    sql = (f"SELECT period, hcpcs, modifier, status_code, coalesce(mac || ':' || locality, 'national') AS locality, "
+           f"setting, cf_variant, conversion_factor, amount, effective_from, effective_to "
+           f"FROM pfs_payment_on(CAST(? AS DATE)) WHERE {' AND '.join(where)} ORDER BY setting, cf_variant")
+    con = _open(args)
+    try:
+        rel = con.execute(sql, params)
+        cols = [d[0] for d in rel.description]
+        rows = rel.fetchall()
+        if not rows:
+            covered = con.execute("SELECT period, effective_from, effective_to FROM pfs_rvu GROUP BY ALL "
+                                  "ORDER BY effective_from").fetchall()
+            windows = "; ".join(f"{p} {f}..{t}" for p, f, t in covered) or "none"
+            raise NoDataError(
+                f"no PFS payment for {args.hcpcs} {args.modifier or ''} on {args.date}: either no loaded release "
+                f"covers that date of service or the code is not in it. Loaded PFS windows (end exclusive): {windows}"
+            )
+    finally:
+        con.close()
+    _emit(cols, rows, args.format)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

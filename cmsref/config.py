@@ -1,0 +1,28 @@
+"""Where cmsref keeps its files. Every path can be set by an environment variable or a CLI option."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def home() -> Path:
+    """The data folder: warehouse, download cache, validation reports, Prefect's state (CMSREF_HOME, ./data)."""
+    return Path(os.environ.get("CMSREF_HOME", "data")).absolute()
+
+
+def db_path(option: str | os.PathLike | None = None) -> Path:
+    return Path(option or os.environ.get("CMSREF_DB") or home() / "cmsref.duckdb").absolute()
+
+
+def mirror(option: str | os.PathLike | None = None) -> Path | None:
+    value = option or os.environ.get("CMSREF_MIRROR")
+    return Path(value).absolute() if value else None
+
+
+def cache_dir() -> Path:
+    return home() / "cache"
+
+
+def reports_dir() -> Path:
+    return home() / "reports"

@@ -1,0 +1,255 @@
+"""Publishing data versions: the rules of PRODUCT.md section 1, in one place.
+
+- A release's rows are stored once (schema `store`) under a release_id `dataset/period/rN`. A release whose
+  source files (their SHA-256s) equal an already-stored revision reuses it; changed files become revision N+1.
+- A data version is the set of releases it shows plus, per table, each release's effective window. It is
+  written in one transaction and never changed afterwards; older versions keep answering as before.
+- A publish whose release set equals the latest version's publishes nothing.
+- Version names: <year>.<quarter> of the newest effective_from in the version (2025.4 for a CY2025 Q4
+  refresh); a later version with the same name gets .1, .2, ... (2025.4.1).
+- Effective windows, per dataset and table: a release applies from its effective_from until the next loaded
+  release of the dataset that has rows in the table, until the end CMS states (catalog effective_to), and
+  never past the end of its period (the calendar year for the PFS), whichever comes first. A date no loaded
+  release covers has no rows, never a neighbouring period's values.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from cmsref import __version__
+from cmsref.errors import PublishError
+from extract.catalog import load_dataset
+from extract.fetch import SourceFile
+from warehouse.schema import META_DDL, TABLES, store_ddl
+from warehouse.views import create_views
+
+log = logging.getLogger("cmsref.warehouse")
+
+
+@dataclass
+class BuiltRelease:
+    """A release that was extracted, transformed and validated, ready to publish."""
+
+    dataset: str
+    period: str
+    effective_from: date
+    stated_effective_to: date | None
+    cms_release_date: date | None
+    sources: list[SourceFile]
+    tables: dict[str, pl.DataFrame]
+    validation: dict
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        lines = sorted(f"{s.kind}:{s.variant}:{s.sha256}" for s in self.sources)
+        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        return {name: frame.height for name, frame in sorted(self.tables.items())}
+
+
+@dataclass
+class PublishResult:
+    data_version: str | None  # None when nothing new was published
+    new_releases: list[str]
+    reused_releases: list[str]
+    message: str
+
+
+@contextmanager
+def build_lock(db_path: Path):
+    """One writer at a time: a second build fails at once with a clear message instead of waiting blindly."""
+    lock_path = Path(str(db_path) + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PublishError(f"another cmsref build is publishing to {db_path} (lock {lock_path}); try again later") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    db_path = Path(db_path)
+    if read_only:
+        if not db_path.exists():
+            raise PublishError(f"no warehouse at {db_path}: run `cmsref build` first")
+        return duckdb.connect(str(db_path), read_only=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(db_path))
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(META_DDL)
+    for table in TABLES.values():
+        con.execute(store_ddl(table))
+    create_views(con)
+
+
+def latest_version(con) -> tuple[str | None, dict[tuple[str, str], str]]:
+    row = con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq DESC LIMIT 1").fetchone()
+    if not row:
+        return None, {}
+    members = con.execute(
+        "SELECT DISTINCT dataset, period, release_id FROM meta.data_version_tables WHERE data_version = ?", [row[0]]
+    ).fetchall()
+    return row[0], {(d, p): r for d, p, r in members}
+
+
+def publish(db_path: Path, built: list[BuiltRelease], *, summary: str | None = None,
+            now: datetime | None = None) -> PublishResult:
+    """Publish the built releases as one new data version, or nothing if the sources are unchanged."""
+    now = now or datetime.now(timezone.utc)
+    with build_lock(db_path):
+        con = connect(db_path)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            ensure_schema(con)
+            result = _publish(con, built, summary, now)
+            con.execute("COMMIT")
+            return result
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        finally:
+            con.close()
+
+
+def _publish(con, built, summary, now) -> PublishResult:
+    previous, members = latest_version(con)
+    new_ids, reused = [], []
+    chosen = dict(members)
+    for b in built:
+        existing = con.execute(
+            "SELECT release_id FROM meta.releases WHERE dataset = ? AND period = ? AND fingerprint = ?",
+            [b.dataset, b.period, b.fingerprint],
+        ).fetchone()
+        if existing:
+            release_id = existing[0]
+            reused.append(release_id)
+        else:
+            release_id = _store_release(con, b, now)
+            new_ids.append(release_id)
+        chosen[(b.dataset, b.period)] = release_id
+    if chosen == members:
+        return PublishResult(None, [], reused, f"nothing new to publish: the sources are unchanged since data "
+                                               f"version {previous}")
+    version = _version_name(con, chosen)
+    windows = _windows(con, chosen)
+    manifest = _manifest(con, version, chosen, windows)
+    manifest_sha = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+    seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM meta.data_versions").fetchone()[0]
+    con.execute(
+        "INSERT INTO meta.data_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [seq, version, now, __version__, manifest_sha, json.dumps(manifest, sort_keys=True), summary],
+    )
+    con.executemany("INSERT INTO meta.data_version_tables VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [[version, *w] for w in windows])
+    msg = (f"published data version {version} (previous: {previous or 'none'}); new releases: "
+           f"{', '.join(new_ids) or 'none'}")
+    log.info(msg)
+    return PublishResult(version, new_ids, reused, msg)
+
+
+def _store_release(con, b: BuiltRelease, now) -> str:
+    rev = con.execute("SELECT coalesce(max(revision), 0) + 1 FROM meta.releases WHERE dataset = ? AND period = ?",
+                      [b.dataset, b.period]).fetchone()[0]
+    release_id = f"{b.dataset}/{b.period}/r{rev}"
+    period_end = load_dataset(b.dataset).period_end
+    con.execute(
+        "INSERT INTO meta.releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [release_id, b.dataset, b.period, rev, b.effective_from, b.stated_effective_to, period_end,
+         b.cms_release_date, b.fingerprint, json.dumps(b.row_counts), bool(b.validation.get("success", False)),
+         json.dumps(b.validation, sort_keys=True, default=str), json.dumps(b.notes), __version__, now],
+    )
+    for s in b.sources:
+        con.execute(
+            "INSERT INTO meta.source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [release_id, s.kind, s.variant, s.url, s.archive_name, s.archive_sha256, s.member_name, s.size,
+             s.sha256, s.retrieved_at],
+        )
+    for name, frame in b.tables.items():
+        table = TABLES[name]
+        cols = [c.name for c in table.columns if c.name in frame.columns] + ["source_sha256", "source_row"]
+        arrow = frame.select(cols).to_arrow()
+        con.register("incoming", arrow)
+        try:
+            con.execute(f"INSERT INTO store.{name} (release_id, {', '.join(cols)}) "
+                        f"SELECT ?, {', '.join(cols)} FROM incoming", [release_id])
+        finally:
+            con.unregister("incoming")
+    return release_id
+
+
+def _version_name(con, chosen) -> str:
+    newest = max(
+        con.execute("SELECT effective_from FROM meta.releases WHERE release_id = ?", [rid]).fetchone()[0]
+        for rid in chosen.values()
+    )
+    base = f"{newest.year}.{(newest.month - 1) // 3 + 1}"
+    taken = {r[0] for r in con.execute(
+        "SELECT data_version FROM meta.data_versions WHERE data_version = ? OR data_version LIKE ?",
+        [base, base + ".%"]).fetchall()}
+    if base not in taken:
+        return base
+    n = 1
+    while f"{base}.{n}" in taken:
+        n += 1
+    return f"{base}.{n}"
+
+
+def _windows(con, chosen) -> list[list]:
+    """(table, release_id, dataset, period, effective_from, effective_to, row_count) for every table row set."""
+    rows = []
+    releases = {}
+    for rid in chosen.values():
+        releases[rid] = con.execute(
+            "SELECT dataset, period, effective_from, stated_effective_to, row_counts FROM meta.releases "
+            "WHERE release_id = ?", [rid]).fetchone()
+    for table in TABLES:
+        by_dataset: dict[str, list] = {}
+        for rid, (dataset, period, eff_from, stated_to, counts) in releases.items():
+            n = json.loads(counts).get(table, 0)
+            if n:
+                by_dataset.setdefault(dataset, []).append((eff_from, rid, period, stated_to, n))
+        for dataset, items in by_dataset.items():
+            spec = load_dataset(dataset)
+            items.sort()
+            for i, (eff_from, rid, period, stated_to, n) in enumerate(items):
+                ends = [spec.period_end_after(eff_from)]
+                if stated_to:
+                    ends.append(stated_to)
+                if i + 1 < len(items):
+                    ends.append(items[i + 1][0])
+                rows.append([table, rid, dataset, period, eff_from, min(ends), n])
+    return rows
+
+
+def _manifest(con, version, chosen, windows) -> dict:
+    """What a downstream tool pins: every release, its source files and the tables' windows and row counts."""
+    releases = []
+    for (dataset, period), rid in sorted(chosen.items()):
+        files = con.execute("SELECT kind, variant, member_name, sha256 FROM meta.source_files WHERE release_id = ? "
+                            "ORDER BY kind, variant", [rid]).fetchall()
+        releases.append({"release_id": rid, "dataset": dataset, "period": period,
+                         "sources": [dict(zip(("kind", "variant", "member", "sha256"), f)) for f in files]})
+    tables = [{"table": t, "release_id": r, "effective_from": str(f), "effective_to": str(e) if e else None,
+               "rows": n} for t, r, _, _, f, e, n in sorted(windows, key=lambda w: (w[0], w[4]))]
+    return {"data_version": version, "releases": releases, "tables": tables}

@@ -1,0 +1,202 @@
+"""The published tables: their columns, types, grain and documentation (the table contract of PRODUCT.md).
+
+This module is the one place a table's columns are defined. The warehouse stores each table's rows once per
+release in schema `store`; the public views in `main` (the names analysts use) show the rows of the releases
+in one data version (`latest` by default), with the effective window of each release. Every table and column
+gets a COMMENT in the database, and docs/schema.md is generated from those comments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    type: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    dataset: str
+    grain: str
+    doc: str
+    key: tuple[str, ...]
+    columns: tuple[Col, ...]
+
+
+LINEAGE = (
+    Col("source_sha256", "VARCHAR", "SHA-256 of the source file this row was read from (see source_files)"),
+    Col("source_row", "BIGINT", "1-based record number of this row in its source file (its line in a CSV/TXT)"),
+)
+WINDOW = (
+    Col("effective_from", "DATE", "first date of service this row applies to (from its release)"),
+    Col("effective_to", "DATE", "first date of service it no longer applies to (exclusive): the next loaded "
+        "release of the dataset takes over, and never later than the end of the release's calendar year"),
+)
+
+_RVU = "DECIMAL(9,2)"
+_GPCI = "DECIMAL(6,3)"
+_CF = "DECIMAL(9,4)"
+_MONEY = "DECIMAL(12,2)"
+
+TABLES: dict[str, Table] = {t.name: t for t in [
+    Table("pfs_rvu", "pfs", "release x HCPCS x modifier",
+          "Physician Fee Schedule relative value units (CMS PPRRVU file), one row per HCPCS code and modifier.",
+          ("hcpcs", "modifier"), (
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code, text (leading zeros kept)"),
+        Col("modifier", "VARCHAR", "modifier ('' = none; 26 professional, TC technical, 53 discontinued)"),
+        Col("description", "VARCHAR", "CMS short descriptor (CPT descriptors are copyright AMA)"),
+        Col("status_code", "VARCHAR", "PFS status code (A active, B bundled, C carrier priced, ... see status_indicator)"),
+        Col("not_used_for_medicare_payment", "VARCHAR", "'+' when the RVUs are not used for Medicare payment"),
+        Col("work_rvu", _RVU, "physician work RVU"),
+        Col("non_facility_pe_rvu", _RVU, "practice expense RVU, non-facility setting"),
+        Col("non_facility_na_indicator", "VARCHAR", "'NA': rarely or never performed in the non-facility setting"),
+        Col("facility_pe_rvu", _RVU, "practice expense RVU, facility setting"),
+        Col("facility_na_indicator", "VARCHAR", "'NA': rarely or never performed in the facility setting"),
+        Col("mp_rvu", _RVU, "malpractice (professional liability) RVU"),
+        Col("non_facility_total_rvu", _RVU, "work + non-facility PE + MP RVUs, as stated by CMS"),
+        Col("facility_total_rvu", _RVU, "work + facility PE + MP RVUs, as stated by CMS"),
+        Col("pctc_indicator", "VARCHAR", "professional/technical component indicator"),
+        Col("global_days", "VARCHAR", "global surgery period: 000, 010, 090, MMM, XXX, YYY, ZZZ"),
+        Col("pre_op_share", _RVU, "share of the global package for pre-operative care"),
+        Col("intra_op_share", _RVU, "share of the global package for intra-operative care"),
+        Col("post_op_share", _RVU, "share of the global package for post-operative care"),
+        Col("multiple_procedure_indicator", "VARCHAR", "multiple procedure (modifier 51) payment rule"),
+        Col("bilateral_surgery_indicator", "VARCHAR", "bilateral surgery (modifier 50) payment rule"),
+        Col("assistant_surgery_indicator", "VARCHAR", "assistant at surgery (modifiers 80-82, AS) rule"),
+        Col("co_surgeons_indicator", "VARCHAR", "co-surgeons (modifier 62) rule"),
+        Col("team_surgery_indicator", "VARCHAR", "team surgery (modifier 66) rule"),
+        Col("pricing_indicator", "VARCHAR", "PRIC IND column, present from CY2026 (NULL before)"),
+        Col("endoscopic_base_code", "VARCHAR", "endoscopic base code for multiple procedure indicator 3"),
+        Col("conversion_factor", _CF, "national conversion factor stated on the row (non-QP from 2026)"),
+        Col("physician_supervision", "VARCHAR", "physician supervision of diagnostic procedures"),
+        Col("calculation_flag", "VARCHAR", "calculation flag (0 for all codes since July 2014)"),
+        Col("diagnostic_imaging_family", "VARCHAR", "diagnostic imaging family indicator (88 = subject to the reduction)"),
+        Col("opps_non_facility_pe_rvu", _RVU, "non-facility PE RVU used for the OPPS imaging cap"),
+        Col("opps_facility_pe_rvu", _RVU, "facility PE RVU used for the OPPS imaging cap"),
+        Col("opps_mp_rvu", _RVU, "MP RVU used for the OPPS imaging cap"),
+    )),
+    Table("pfs_gpci", "pfs", "release x MAC x locality",
+          "Geographic practice cost indices (CMS GPCI file, Addendum E) per Medicare locality.",
+          ("mac", "locality"), (
+        Col("mac", "VARCHAR", "Medicare Administrative Contractor number, 5 characters (zeros restored)"),
+        Col("state", "VARCHAR", "state abbreviation"),
+        Col("locality", "VARCHAR", "locality number, 2 characters (zeros restored)"),
+        Col("locality_name", "VARCHAR", "locality name (CMS footnote markers '*' removed)"),
+        Col("work_gpci", _GPCI, "work GPCI (the column CMS labels 'PW GPCI (with 1.0 Floor)')"),
+        Col("pe_gpci", _GPCI, "practice expense GPCI"),
+        Col("mp_gpci", _GPCI, "malpractice GPCI"),
+    )),
+    Table("pfs_locality", "pfs", "release x MAC x locality",
+          "Counties of each PFS locality (CMS LOCCO file). The state is filled down as CMS prints it only once.",
+          ("mac", "locality"), (
+        Col("mac", "VARCHAR", "Medicare Administrative Contractor number, 5 characters"),
+        Col("locality", "VARCHAR", "locality number, 2 characters"),
+        Col("state", "VARCHAR", "state name"),
+        Col("fee_schedule_area", "VARCHAR", "fee schedule area name"),
+        Col("counties", "VARCHAR", "counties in the locality, as CMS lists them"),
+    )),
+    Table("pfs_anesthesia_cf", "pfs", "release x MAC x locality",
+          "Locality-adjusted anesthesia conversion factors (CMS ANES file). Names are in pfs_gpci.",
+          ("mac", "locality"), (
+        Col("mac", "VARCHAR", "Medicare Administrative Contractor number, 5 characters"),
+        Col("locality", "VARCHAR", "locality number, 2 characters"),
+        Col("anesthesia_cf", "DECIMAL(9,2)", "anesthesia conversion factor for the locality, dollars per unit"),
+    )),
+    Table("pfs_opps_cap", "pfs", "release x HCPCS x modifier x MAC x locality",
+          "OPPS payment caps for imaging services (CMS OPPSCAP file): the PFS amount is capped at the OPPS amount.",
+          ("hcpcs", "modifier", "mac", "locality"), (
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
+        Col("modifier", "VARCHAR", "modifier ('' = none)"),
+        Col("procedure_status", "VARCHAR", "PFS status code of the procedure"),
+        Col("mac", "VARCHAR", "Medicare Administrative Contractor (CMS calls it carrier), 5 characters"),
+        Col("locality", "VARCHAR", "locality number, 2 characters"),
+        Col("facility_price", _MONEY, "OPPS cap amount, facility setting, dollars"),
+        Col("non_facility_price", _MONEY, "OPPS cap amount, non-facility setting, dollars"),
+    )),
+    Table("conversion_factor", "pfs", "kind x variant x effective window",
+          "National conversion factors stated in the files: the PPRRVU CONV FACTOR column (physician) and the "
+          "ANES file header (anesthesia, where stated). Cross-checked against a curated, cited table.",
+          ("kind", "variant"), (
+        Col("kind", "VARCHAR", "physician or anesthesia"),
+        Col("variant", "VARCHAR", "'all' before 2026; from 2026 'qp' (qualifying APM participants) or 'non_qp'"),
+        Col("conversion_factor", _CF, "dollars per RVU (physician) or per anesthesia unit"),
+        Col("source_field", "VARCHAR", "where in the source file the value was read"),
+    )),
+]}
+
+CATALOG_DOCS = {
+    "data_versions": "Published data versions: immutable, named snapshots of the whole warehouse (e.g. 2025.4, "
+                     "2025.4.1). `latest` is the one with the highest seq.",
+    "releases": "Every release ever published (dataset x period x revision) with its effective window in the "
+                "latest data version (NULL if not in it), CMS release date, row counts and validation result.",
+    "source_files": "Every source file a release was built from: URL or mirror path, archive, member, size, SHA-256.",
+    "data_version_releases": "Which release (and revision) each data version holds, with its effective window "
+                             "for each table in that version.",
+}
+
+
+def store_ddl(table: Table) -> str:
+    cols = ",\n  ".join(f"{c.name} {c.type}" for c in (*table.columns, *LINEAGE))
+    return f"CREATE TABLE IF NOT EXISTS store.{table.name} (\n  release_id VARCHAR NOT NULL,\n  {cols}\n)"
+
+
+META_DDL = """
+CREATE SCHEMA IF NOT EXISTS store;
+CREATE SCHEMA IF NOT EXISTS meta;
+CREATE TABLE IF NOT EXISTS meta.data_versions (
+  seq INTEGER PRIMARY KEY,
+  data_version VARCHAR NOT NULL UNIQUE,
+  published_at TIMESTAMPTZ NOT NULL,
+  cmsref_version VARCHAR NOT NULL,
+  manifest_sha256 VARCHAR NOT NULL,
+  manifest JSON NOT NULL,
+  summary VARCHAR
+);
+CREATE TABLE IF NOT EXISTS meta.releases (
+  release_id VARCHAR PRIMARY KEY,
+  dataset VARCHAR NOT NULL,
+  period VARCHAR NOT NULL,
+  revision INTEGER NOT NULL,
+  effective_from DATE NOT NULL,
+  stated_effective_to DATE,
+  period_end VARCHAR NOT NULL,
+  cms_release_date DATE,
+  fingerprint VARCHAR NOT NULL,
+  row_counts JSON NOT NULL,
+  validation_success BOOLEAN NOT NULL,
+  validation JSON NOT NULL,
+  notes JSON,
+  cmsref_version VARCHAR NOT NULL,
+  built_at TIMESTAMPTZ NOT NULL,
+  UNIQUE (dataset, period, revision)
+);
+CREATE TABLE IF NOT EXISTS meta.source_files (
+  release_id VARCHAR NOT NULL,
+  kind VARCHAR NOT NULL,
+  variant VARCHAR NOT NULL,
+  url VARCHAR NOT NULL,
+  archive_name VARCHAR,
+  archive_sha256 VARCHAR,
+  member_name VARCHAR NOT NULL,
+  size BIGINT NOT NULL,
+  sha256 VARCHAR NOT NULL,
+  retrieved_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (release_id, sha256)
+);
+CREATE TABLE IF NOT EXISTS meta.data_version_tables (
+  data_version VARCHAR NOT NULL,
+  table_name VARCHAR NOT NULL,
+  release_id VARCHAR NOT NULL,
+  dataset VARCHAR NOT NULL,
+  period VARCHAR NOT NULL,
+  effective_from DATE NOT NULL,
+  effective_to DATE,
+  row_count BIGINT NOT NULL,
+  PRIMARY KEY (data_version, table_name, release_id)
+);
+"""

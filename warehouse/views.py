@@ -1,0 +1,168 @@
+"""The public views: each table as seen in one data version, the computed pfs_payment, and as-of-date macros.
+
+Every view is generated from one SQL template parameterised by the data version, so `latest` (the views in
+the database) and a pinned version (`cmsref query --version V`, temporary views of the same names) can never
+disagree about what a table means.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from warehouse.schema import CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
+
+LATEST_SQL = "(SELECT data_version FROM meta.data_versions ORDER BY seq DESC LIMIT 1)"
+
+
+def version_literal(version: str) -> str:
+    return "'" + version.replace("'", "''") + "'"
+
+
+def table_sql(table: Table, version_sql: str) -> str:
+    cols = ", ".join(f"t.{c.name}" for c in table.columns)
+    return (
+        f"SELECT t.release_id, w.period, w.effective_from, w.effective_to, {cols}, t.source_sha256, t.source_row "
+        f"FROM store.{table.name} t JOIN meta.data_version_tables w "
+        f"ON w.release_id = t.release_id AND w.table_name = '{table.name}' "
+        f"WHERE w.data_version = {version_sql}"
+    )
+
+
+def payment_sql(version_sql: str) -> str:
+    """pfs_payment: [(work RVU x work GPCI) + (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x CF, rounded half-up to
+    the cent at the end (this reproduces CMS's own PFREV25C amounts for all 109 localities; see tests).
+    National rows use GPCIs of 1. The RVU and GPCI rows pair where their effective windows overlap."""
+    rvu = table_sql(TABLES["pfs_rvu"], version_sql)
+    gpci = table_sql(TABLES["pfs_gpci"], version_sql)
+    cf = table_sql(TABLES["conversion_factor"], version_sql)
+    return f"""
+WITH rvu AS ({rvu}),
+cf AS (SELECT * FROM ({cf}) WHERE kind = 'physician'),
+loc AS (
+  SELECT release_id AS gpci_release_id, effective_from, effective_to, mac, locality, locality_name,
+         false AS is_national, work_gpci, pe_gpci, mp_gpci,
+         source_sha256 AS gpci_source_sha256, source_row AS gpci_source_row
+  FROM ({gpci})
+  UNION ALL
+  SELECT NULL, NULL, NULL, NULL, NULL, 'NATIONAL', true, 1.000::DECIMAL(6,3), 1.000::DECIMAL(6,3),
+         1.000::DECIMAL(6,3), NULL, NULL
+),
+priced AS (
+  SELECT r.release_id, r.period,
+         CASE WHEN l.is_national THEN r.effective_from ELSE greatest(r.effective_from, l.effective_from) END
+           AS effective_from,
+         CASE WHEN l.is_national THEN r.effective_to ELSE least(r.effective_to, l.effective_to) END AS effective_to,
+         r.hcpcs, r.modifier, r.status_code, l.mac, l.locality, l.locality_name, l.is_national,
+         s.setting, c.variant AS cf_variant,
+         r.work_rvu,
+         CASE s.setting WHEN 'facility' THEN r.facility_pe_rvu ELSE r.non_facility_pe_rvu END AS pe_rvu,
+         r.mp_rvu, l.work_gpci, l.pe_gpci, l.mp_gpci, c.conversion_factor,
+         r.source_sha256 AS rvu_source_sha256, r.source_row AS rvu_source_row,
+         l.gpci_release_id, l.gpci_source_sha256, l.gpci_source_row
+  FROM rvu r
+  JOIN cf c ON c.release_id = r.release_id
+  JOIN loc l ON l.is_national OR (l.effective_from < r.effective_to AND r.effective_from < l.effective_to)
+  CROSS JOIN (VALUES ('facility'), ('non_facility')) s(setting)
+)
+SELECT release_id, period, effective_from, effective_to, hcpcs, modifier, status_code, mac, locality,
+       locality_name, is_national, setting, cf_variant, work_rvu, pe_rvu, mp_rvu, work_gpci, pe_gpci, mp_gpci,
+       conversion_factor,
+       ROUND((work_rvu * work_gpci + pe_rvu * pe_gpci + mp_rvu * mp_gpci) * conversion_factor, 2)::DECIMAL(12,2)
+         AS amount,
+       rvu_source_sha256, rvu_source_row, gpci_release_id, gpci_source_sha256, gpci_source_row
+FROM priced"""
+
+
+PAYMENT_DOCS = {
+    "": "Medicare PFS payment amounts computed from pfs_rvu, pfs_gpci and conversion_factor: "
+        "[(work RVU x work GPCI) + (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x CF, rounded half-up to the cent. "
+        "Grain: HCPCS x modifier x locality (and a NATIONAL row with all GPCIs 1) x setting, per effective window. "
+        "Status codes other than A, R and T are not paid under the PFS although an amount is shown.",
+    "setting": "facility (uses the facility PE RVU) or non_facility (the non-facility PE RVU)",
+    "is_national": "true for the national row, computed with all GPCIs = 1",
+    "cf_variant": "conversion factor variant: all, or from 2026 qp / non_qp",
+    "amount": "fee schedule amount in dollars, rounded half-up to the cent at the end",
+    "pe_rvu": "the PE RVU of the setting",
+    "mac": "Medicare Administrative Contractor (NULL on the national row)",
+    "locality": "locality number (NULL on the national row)",
+    "effective_from": "first date of service (intersection of the RVU and GPCI releases' windows)",
+    "effective_to": "first date of service it no longer applies to (exclusive)",
+}
+
+
+def catalog_sql() -> dict[str, str]:
+    latest_windows = (
+        f"SELECT release_id, min(effective_from) AS effective_from, max(effective_to) AS effective_to "
+        f"FROM meta.data_version_tables WHERE data_version = {LATEST_SQL} GROUP BY release_id"
+    )
+    return {
+        "data_versions": "SELECT seq, data_version, published_at, cmsref_version, manifest_sha256, summary, "
+                         "seq = (SELECT max(seq) FROM meta.data_versions) AS is_latest FROM meta.data_versions",
+        "releases": f"SELECT r.release_id, r.dataset, r.period, r.revision, w.effective_from, w.effective_to, "
+                    f"w.release_id IS NOT NULL AS in_latest, r.cms_release_date, r.row_counts, "
+                    f"r.validation_success, r.cmsref_version, r.built_at, r.fingerprint "
+                    f"FROM meta.releases r LEFT JOIN ({latest_windows}) w USING (release_id)",
+        "source_files": "SELECT * FROM meta.source_files",
+        "data_version_releases": "SELECT * FROM meta.data_version_tables",
+    }
+
+
+def view_definitions(version_sql: str = LATEST_SQL) -> dict[str, str]:
+    views = {name: table_sql(t, version_sql) for name, t in TABLES.items()}
+    views["pfs_payment"] = payment_sql(version_sql)
+    return views
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)create the latest views, catalog views, as-of-date macros and their comments."""
+    for name, sql in {**catalog_sql(), **view_definitions()}.items():
+        con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {sql}")
+    for name in view_definitions():
+        # "what applied on date of service D?" -- in the latest data version
+        con.execute(
+            f"CREATE OR REPLACE MACRO main.{name}_on(dos) AS TABLE SELECT * FROM main.{name} "
+            f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
+        )
+    _comment(con)
+
+
+def create_pinned_views(con: duckdb.DuckDBPyConnection, version: str) -> None:
+    """Temporary views with the public names, scoped to one data version (works on a read-only connection)."""
+    for name, sql in view_definitions(version_literal(version)).items():
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP MACRO {name}_on(dos) AS TABLE SELECT * FROM {name} "
+            f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
+        )
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _comment(con) -> None:
+    common = {c.name: c.doc for c in (*LINEAGE, *WINDOW)}
+    common["release_id"] = "the release (dataset/period/revision) this row belongs to; see releases"
+    common["period"] = "the CMS release period, e.g. 2024B"
+    for name, t in TABLES.items():
+        con.execute(f"COMMENT ON VIEW main.{name} IS {_q(f'{t.doc} Grain: {t.grain}. Latest data version.')}")
+        con.execute(f"COMMENT ON TABLE store.{name} IS {_q(t.doc + ' Storage: rows of every published release.')}")
+        for c in t.columns:
+            con.execute(f"COMMENT ON COLUMN main.{name}.{c.name} IS {_q(c.doc)}")
+            con.execute(f"COMMENT ON COLUMN store.{name}.{c.name} IS {_q(c.doc)}")
+        for col, doc in common.items():
+            con.execute(f"COMMENT ON COLUMN main.{name}.{col} IS {_q(doc)}")
+    con.execute(f"COMMENT ON VIEW main.pfs_payment IS {_q(PAYMENT_DOCS[''])}")
+    pay_cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name='main' AND table_name='pfs_payment'").fetchall()}
+    rvu_docs = {c.name: c.doc for c in TABLES["pfs_rvu"].columns} | {c.name: c.doc for c in TABLES["pfs_gpci"].columns}
+    for col in sorted(pay_cols):
+        doc = PAYMENT_DOCS.get(col) or rvu_docs.get(col) or common.get(col) or {
+            "rvu_source_sha256": "SHA-256 of the PPRRVU file of the RVUs", "rvu_source_row": "its row",
+            "gpci_release_id": "release of the GPCI row (NULL on the national row)",
+            "gpci_source_sha256": "SHA-256 of the GPCI file", "gpci_source_row": "its row",
+            "conversion_factor": "conversion factor used (from the conversion_factor table)",
+        }.get(col, col)
+        con.execute(f"COMMENT ON COLUMN main.pfs_payment.{col} IS {_q(doc)}")
+    for name, doc in CATALOG_DOCS.items():
+        con.execute(f"COMMENT ON VIEW main.{name} IS {_q(doc)}")
