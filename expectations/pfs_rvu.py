@@ -13,7 +13,7 @@ def suite(frame, ctx: SuiteContext):
     checks += row_count(ctx, 15_000, 25_000)
     checks += [
         E.ExpectColumnValuesToMatchRegex(column="hcpcs", regex=HCPCS_RE),
-        E.ExpectColumnValuesToMatchRegex(column="modifier", regex=r"^([0-9A-Z]{2})?$"),
+        E.ExpectColumnValuesToMatchRegex(column="modifier", regex=r"^(?:[0-9A-Z]{2})?$"),
         E.ExpectColumnValuesToBeInSet(column="status_code", value_set=STATUS_CODES),
         E.ExpectColumnValuesToNotBeNull(column="status_code"),
         E.ExpectColumnValuesToBeInSet(column="global_days", value_set=["000", "010", "090", "MMM", "XXX", "YYY", "ZZZ"]),

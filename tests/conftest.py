@@ -1,0 +1,48 @@
+"""Shared test fixtures. Real CMS files are read from ../shared (never copied into the project)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CMSREF_SHARED", ROOT.parent / "shared"))
+MIRROR = SHARED / "cms-mirror"
+PFS = MIRROR / "pfs_rvu"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not MIRROR.is_dir():
+        skip = pytest.mark.skip(reason=f"real CMS files not found at {MIRROR}")
+        for item in items:
+            if "integration" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An empty CMSREF_HOME for one test: its own warehouse, cache and reports."""
+    monkeypatch.setenv("CMSREF_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("CMSREF_DB", raising=False)
+    monkeypatch.delenv("CMSREF_MIRROR", raising=False)
+    return tmp_path / "data"
+
+
+def snapshot(db: Path) -> dict:
+    """Everything a reader can see: data versions and every stored row, to prove a failed build changed nothing."""
+    import duckdb
+
+    if not db.exists():
+        return {"exists": False}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        out = {}
+        for schema, table in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name IN ('meta', 'store') "
+            "ORDER BY ALL").fetchall():
+            out[f"{schema}.{table}"] = sorted(map(repr, con.execute(f"SELECT * FROM {schema}.{table}").fetchall()))
+        return out
+    finally:
+        con.close()
