@@ -10,6 +10,7 @@ Every parsed row keeps `source_row`, so each published number can be traced to i
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import tomllib
@@ -135,13 +136,16 @@ def read_grid(path: Path) -> pl.DataFrame:
         text = path.read_bytes().decode(ENCODING)
         if not text.strip(EOF_MARKER + " \r\n\t,"):
             raise ParseError(f"{path.name}: the file is empty")
+        # The csv module, not polars' reader: polars sizes a header-less file by its first row, and CMS files
+        # start with short title rows (ragged rows would be cut). Quoted commas and newlines are handled.
         try:
-            grid = pl.read_csv(
-                io.StringIO(text), has_header=False, infer_schema=False, truncate_ragged_lines=True,
-                new_columns=None, raise_if_empty=True,
-            )
-        except pl.exceptions.PolarsError as exc:
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
             raise ParseError(f"{path.name}: not a readable CSV file: {exc}") from None
+        width = max(len(r) for r in rows)
+        columns = list(zip(*(r + [None] * (width - len(r)) for r in rows)))
+        grid = pl.DataFrame({f"c{i}": list(col) for i, col in enumerate(columns)},
+                            schema={f"c{i}": pl.String for i in range(width)})
     elif fmt == "xlsx":
         import fastexcel
 
