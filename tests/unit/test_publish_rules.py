@@ -1,0 +1,87 @@
+"""Version and effective-window rules of warehouse/publish.py, on tiny tables built in code."""
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from cmsref.errors import PublishError
+from extract.fetch import SourceFile
+from tests.conftest import snapshot
+from warehouse.publish import BuiltRelease, build_lock, publish
+from warehouse.schema import TABLES
+from warehouse.views import create_pinned_views
+
+
+def rvu_frame(sha: str, work: str) -> pl.DataFrame:
+    cols = {c.name: [None] for c in TABLES["pfs_rvu"].columns}
+    cols.update(hcpcs=["37252"], modifier=[""], status_code=["A"], work_rvu=[work], facility_pe_rvu=["0.44"],
+                non_facility_pe_rvu=["25.70"], mp_rvu=["0.35"], conversion_factor=["33.2875"])
+    frame = pl.DataFrame(cols, schema={c: pl.String for c in cols})
+    return frame.with_columns(source_sha256=pl.lit(sha), source_row=pl.lit(11, dtype=pl.Int64))
+
+
+def built(period: str, eff: date, sha: str, work="1.80", stated_to=None) -> BuiltRelease:
+    src = SourceFile("pprrvu", "all", Path(f"/x/{sha}.csv"), f"file:///x/{sha}.csv", None, f"PPRRVU{period}.csv",
+                     10, sha, None, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    cf = pl.DataFrame({"kind": ["physician"], "variant": ["all"], "conversion_factor": [Decimal("33.2875")],
+                       "source_field": ["CONV FACTOR column"], "source_sha256": [sha], "source_row": [11]})
+    return BuiltRelease("pfs", period, eff, stated_to, None, [src],
+                        {"pfs_rvu": rvu_frame(sha, work), "conversion_factor": cf}, {"success": True})
+
+
+def windows(db, version):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        create_pinned_views(con, version)
+        return con.execute("SELECT period, effective_from, effective_to FROM pfs_rvu ORDER BY effective_from").fetchall()
+    finally:
+        con.close()
+
+
+def test_windows_end_at_next_release_stated_end_or_year_end(tmp_path):
+    db = tmp_path / "w.duckdb"
+    r = publish(db, [built("2024A", date(2024, 1, 1), "a", stated_to=date(2024, 3, 9)),
+                     built("2024C", date(2024, 7, 1), "c"), built("2025D", date(2025, 10, 1), "d")])
+    assert r.data_version == "2025.4"
+    assert windows(db, "2025.4") == [
+        ("2024A", date(2024, 1, 1), date(2024, 3, 9)),  # CMS states the end (CF changed on 2024-03-09)
+        ("2024C", date(2024, 7, 1), date(2025, 1, 1)),  # no later 2024 release loaded: the year ends it
+        ("2025D", date(2025, 10, 1), date(2026, 1, 1)),
+    ]
+    # adding 2024B later shortens nothing it should not: 2024B ends where 2024C starts
+    r2 = publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    assert r2.data_version == "2025.4.1"
+    assert ("2024B", date(2024, 4, 1), date(2024, 7, 1)) in windows(db, "2025.4.1")
+    assert len(windows(db, "2025.4")) == 3  # the earlier version still shows what it showed
+
+
+def test_same_sources_publish_nothing_and_changed_sources_make_a_revision(tmp_path):
+    db = tmp_path / "w.duckdb"
+    assert publish(db, [built("2024B", date(2024, 4, 1), "b")]).data_version == "2024.2"
+    before = snapshot(db)
+    again = publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    assert again.data_version is None and snapshot(db) == before
+    changed = publish(db, [built("2024B", date(2024, 4, 1), "b2", work="1.81")])
+    assert (changed.data_version, changed.new_releases) == ("2024.2.1", ["pfs/2024B/r2"])
+
+
+def test_a_failing_publish_rolls_back_everything(tmp_path):
+    db = tmp_path / "w.duckdb"
+    publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    before = snapshot(db)
+    bad = built("2024C", date(2024, 7, 1), "c")
+    bad.tables["pfs_rvu"] = bad.tables["pfs_rvu"].with_columns(work_rvu=pl.lit("not a number"))
+    with pytest.raises(duckdb.Error):
+        publish(db, [bad])
+    assert snapshot(db) == before
+
+
+def test_a_second_writer_is_refused_with_a_clear_message(tmp_path):
+    db = tmp_path / "w.duckdb"
+    with build_lock(db):
+        with pytest.raises(PublishError, match="another cmsref build is publishing"):
+            publish(db, [built("2024B", date(2024, 4, 1), "b")])
