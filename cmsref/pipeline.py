@@ -19,7 +19,7 @@ from expectations.suites import validate_tables
 from extract.catalog import DatasetSpec, ReleaseSpec, load_dataset
 from extract.fetch import SourceFile, fetch_release, releases_in_mirror
 from transform.pfs import ReleaseTables, transform_release
-from warehouse.publish import BuiltRelease, PublishResult, connect, publish
+from warehouse.publish import BuiltRelease, PublishResult, connect, publish, published_unchanged
 
 log = logging.getLogger("cmsref.pipeline")
 TRANSFORMS = {"pfs": transform_release}  # dataset -> its transform module's entry point
@@ -113,11 +113,19 @@ def build(datasets: list[str], periods: list[str] | None = None, *, mirror: Path
     """Build the selected releases and publish them as one data version (or nothing, if unchanged)."""
     db = config.db_path(db)
     mirror = config.mirror(mirror)
-    built = []
+    built, unchanged = [], []
     for spec, release in sorted(select_releases(datasets, periods or [], mirror), key=lambda x: x[1].effective_from):
         log.info("building %s from %s", release.label, mirror or "cms.gov")
         files = extract(spec, release, mirror)
+        same = published_unchanged(db, spec.name, release.period, files)
+        if same:  # identical bytes are already published: no need to parse and validate them again
+            log.info("%s: sources unchanged since %s; skipped", release.label, same)
+            unchanged.append(same)
+            continue
         tables = transform(spec, release, files)
         prev, prev_period = previous_rows(db, built, spec, release)
         built.append(validate(spec, release, files, tables, prev, prev_period, config.reports_dir()))
+    if not built:
+        return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
+                                                  f"are unchanged")
     return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))

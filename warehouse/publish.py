@@ -38,6 +38,29 @@ from warehouse.views import create_views
 log = logging.getLogger("cmsref.warehouse")
 
 
+def fingerprint(sources: list[SourceFile]) -> str:
+    """Identity of a release's inputs: the SHA-256 of every file parsed (a re-posted zip with the same
+    members is the same release; one changed byte in one member is a new revision)."""
+    lines = sorted(f"{s.kind}:{s.variant}:{s.sha256}" for s in sources)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def published_unchanged(db_path: Path, dataset: str, period: str, sources: list[SourceFile]) -> str | None:
+    """The release_id in the latest data version built from exactly these sources, if any."""
+    if not Path(db_path).exists():
+        return None
+    con = connect(db_path, read_only=True)
+    try:
+        row = con.execute(
+            "SELECT release_id FROM releases WHERE in_latest AND dataset = ? AND period = ? AND fingerprint = ?",
+            [dataset, period, fingerprint(sources)]).fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
 @dataclass
 class BuiltRelease:
     """A release that was extracted, transformed and validated, ready to publish."""
@@ -54,8 +77,7 @@ class BuiltRelease:
 
     @property
     def fingerprint(self) -> str:
-        lines = sorted(f"{s.kind}:{s.variant}:{s.sha256}" for s in self.sources)
-        return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+        return fingerprint(self.sources)
 
     @property
     def row_counts(self) -> dict[str, int]:
