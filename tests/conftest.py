@@ -46,3 +46,14 @@ def snapshot(db: Path) -> dict:
         return out
     finally:
         con.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop Prefect's ephemeral server if a test started one (else it logs errors on a closed stream at exit)."""
+    import sys
+
+    if "prefect.server.api.server" in sys.modules:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        for server in list(SubprocessASGIServer._instances.values()):
+            server.stop()

@@ -1,0 +1,111 @@
+"""Prefect flow: build periods (extract -> transform -> validate -> publish) as tasks.
+
+Thin by design: every task calls a plain function of cmsref.pipeline, which tests and `--no-prefect` call
+directly. What Prefect adds: download retries with backoff, transform results cached by the SHA-256 of the
+source files (plus the cmsref version and the layout files), run history, and schedules (flows/deployments).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cmsref import __version__, config
+
+
+def prefect_environment() -> None:
+    """Settings that must be in place before Prefect is imported: state inside the project's data folder, a
+    start-up timeout long enough for the first database migration on 2 cores, no telemetry (offline)."""
+    os.environ.setdefault("PREFECT_HOME", str(config.home() / "prefect"))
+    # Prefect creates PREFECT_HOME without its parents; if they are missing its server exits, is restarted in a
+    # loop and the client reports only "Timed out ... ephemeral Prefect API server". Create the whole path.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_ENABLED", "true")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
+
+
+prefect_environment()
+
+from prefect import flow, task  # noqa: E402  (the environment above must be set first)
+from prefect.cache_policies import NO_CACHE  # noqa: E402
+
+from cmsref import pipeline  # noqa: E402
+from extract.catalog import load_dataset  # noqa: E402
+from transform.layout import LAYOUT_DIR  # noqa: E402
+from warehouse.publish import PublishResult, published_unchanged  # noqa: E402
+
+
+def _layout_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(LAYOUT_DIR.glob("*.toml")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _transform_key(context, parameters) -> str:
+    """Same source bytes + same cmsref + same layouts -> same tables: reuse the cached transform."""
+    files = parameters["files"]
+    shas = ",".join(sorted(f"{f.kind}:{f.variant}:{f.sha256}" for f in files))
+    return f"transform-{parameters['dataset']}-{parameters['period']}-{__version__}-{_layout_hash()}-" + \
+        hashlib.sha256(shas.encode()).hexdigest()
+
+
+@task(name="extract", retries=3, retry_delay_seconds=[10, 60, 300], cache_policy=NO_CACHE)
+def extract_task(dataset: str, period: str, mirror: Path | None):
+    spec = load_dataset(dataset)
+    return pipeline.extract(spec, spec.release(period), mirror)
+
+
+@task(name="transform", cache_key_fn=_transform_key, persist_result=True)
+def transform_task(dataset: str, period: str, files):
+    spec = load_dataset(dataset)
+    return pipeline.transform(spec, spec.release(period), files)
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate_task(dataset: str, period: str, files, tables, previous, previous_period):
+    spec = load_dataset(dataset)
+    return pipeline.validate(spec, spec.release(period), files, tables, previous, previous_period,
+                             config.reports_dir())
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(db: Path, built):
+    from warehouse.publish import publish
+
+    return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
+
+
+@flow(name="cmsref-build", log_prints=True)
+def build_flow(datasets: list[str], periods: list[str] | None = None, mirror: str | None = None,
+               db: str | None = None):
+    db_path = config.db_path(db)
+    mirror_path = config.mirror(mirror)
+    targets = sorted(pipeline.select_releases(datasets, periods or [], mirror_path), key=lambda x: x[1].effective_from)
+    built, unchanged = [], []
+    for spec, release in targets:
+        files = extract_task(spec.name, release.period, mirror_path)
+        same = published_unchanged(db_path, spec.name, release.period, files)
+        if same:
+            unchanged.append(same)
+            continue
+        tables = transform_task(spec.name, release.period, files)
+        prev, prev_period = pipeline.previous_rows(db_path, built, spec, release)
+        built.append(validate_task(spec.name, release.period, files, tables, prev, prev_period))
+    if not built:
+        return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
+                                                  f"are unchanged")
+    return publish_task(db_path, built)
+
+
+def run_build_flow(datasets, periods=None, *, mirror=None, db=None):
+    """Run the flow and hand back its result, re-raising our own error (with its clear message) on failure."""
+    state = build_flow(datasets, periods, mirror=str(mirror) if mirror else None, db=str(db) if db else None,
+                       return_state=True)
+    return state.result()  # raises the task's exception (e.g. ValidationError) when the flow failed
