@@ -140,6 +140,41 @@ CATALOG_DOCS = {
 }
 
 
+CATALOG_COLUMN_DOCS = {
+    "seq": "publication order: 1 for the first data version, +1 for each next one",
+    "data_version": "name of the data version, e.g. 2025.4 (CY2025 Q4) or 2025.4.1 (a later correction)",
+    "published_at": "when the data version was published (UTC)",
+    "cmsref_version": "the cmsref version that built it",
+    "manifest_sha256": "SHA-256 of the version's manifest (releases, source SHA-256s, windows, row counts): "
+                       "pin it together with the name",
+    "summary": "the releases built in this publish",
+    "is_latest": "true for the newest data version (the one the views show)",
+    "release_id": "dataset/period/revision, e.g. pfs/2024B/r1; a revision is a re-posted file set",
+    "dataset": "short dataset name, e.g. pfs",
+    "period": "CMS release period, e.g. 2024B",
+    "revision": "1 for the first file set of a period, 2 when CMS re-posted changed files, ...",
+    "effective_from": "first date of service the release applies to",
+    "effective_to": "first date of service it no longer applies to (exclusive)",
+    "in_latest": "true if the release is part of the latest data version",
+    "cms_release_date": "the date CMS released it, as the file states (PPRRVU 'RELEASED'), else the catalog's",
+    "row_counts": "rows per table (JSON)",
+    "validation_success": "true: every expectation suite passed (a failed release is never published)",
+    "built_at": "when cmsref built the release (UTC)",
+    "fingerprint": "SHA-256 over the kind, variant and SHA-256 of every source file of the release",
+    "kind": "file kind in the bundle: pprrvu, gpci, locco, anes, oppscap",
+    "variant": "all, or from 2026 qp / non_qp",
+    "url": "where the file came from: a cms.gov URL or a file:// path in a local mirror",
+    "archive_name": "the zip the file was a member of (NULL for a loose file)",
+    "archive_sha256": "SHA-256 of that zip",
+    "member_name": "the file's name (inside the zip, if any)",
+    "size": "bytes",
+    "sha256": "SHA-256 of the file: every row's source_sha256 points here",
+    "retrieved_at": "when the file was downloaded or read from the mirror (UTC)",
+    "table_name": "published table",
+    "row_count": "rows of that release in that table",
+}
+
+
 def store_ddl(table: Table) -> str:
     cols = ",\n  ".join(f"{c.name} {c.type}" for c in (*table.columns, *LINEAGE))
     return f"CREATE TABLE IF NOT EXISTS store.{table.name} (\n  release_id VARCHAR NOT NULL,\n  {cols}\n)"

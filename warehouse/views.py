@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse.schema import CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
+from warehouse.schema import CATALOG_COLUMN_DOCS, CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
 
 LATEST_SQL = "(SELECT data_version FROM meta.data_versions ORDER BY seq DESC LIMIT 1)"
 
@@ -166,3 +166,6 @@ def _comment(con) -> None:
         con.execute(f"COMMENT ON COLUMN main.pfs_payment.{col} IS {_q(doc)}")
     for name, doc in CATALOG_DOCS.items():
         con.execute(f"COMMENT ON VIEW main.{name} IS {_q(doc)}")
+        for (col,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
+                                  "AND table_name = ?", [name]).fetchall():
+            con.execute(f"COMMENT ON COLUMN main.{name}.{col} IS {_q(CATALOG_COLUMN_DOCS[col])}")
