@@ -115,7 +115,8 @@ def _discover_zips(release, session):
     try:
         resp = http.get(release.landing_page, timeout=(10, 60), headers={"User-Agent": USER_AGENT})
     except requests.RequestException as exc:
-        raise DownloadError(f"release {release.label}: landing page {release.landing_page} unreachable: {exc}") from None
+        raise DownloadError(f"release {release.label}: landing page {release.landing_page} unreachable ({exc}); "
+                            f"offline? build from a local mirror with --mirror DIR or CMSREF_MIRROR") from None
     if resp.status_code != 200:
         raise DownloadError(f"release {release.label}: HTTP {resp.status_code} for landing page {release.landing_page}")
     code = release.mirror_dir.lower()  # e.g. rvu24b
