@@ -47,3 +47,10 @@ def key_checks(table: str, key: list[str]) -> list:
 
 def non_negative(columns: list[str], high: float) -> list:
     return [E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=high) for c in columns]
+
+
+def locality_grain(table: str, ctx: SuiteContext) -> list:
+    """Tables with one row per MAC x locality (about 109 localities): key, row count and code formats."""
+    return [*key_checks(table, ["mac", "locality"]), *row_count(ctx, 100, 120),
+            E.ExpectColumnValuesToMatchRegex(column="mac", regex=MAC_RE),
+            E.ExpectColumnValuesToMatchRegex(column="locality", regex=LOCALITY_RE)]

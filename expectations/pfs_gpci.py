@@ -1,14 +1,11 @@
 """Expectation suite for pfs_gpci (Addendum E)."""
 
-from expectations.common import E, LOCALITY_RE, MAC_RE, SuiteContext, key_checks, row_count
+from expectations.common import E, SuiteContext, locality_grain
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("pfs_gpci", ["mac", "locality"])
-    checks += row_count(ctx, 100, 120)
+    checks = locality_grain("pfs_gpci", ctx)
     checks += [
-        E.ExpectColumnValuesToMatchRegex(column="mac", regex=MAC_RE),
-        E.ExpectColumnValuesToMatchRegex(column="locality", regex=LOCALITY_RE),
         E.ExpectColumnValuesToMatchRegex(column="state", regex=r"^[A-Z]{2}$"),
         E.ExpectColumnValuesToNotBeNull(column="locality_name"),
         # Real GPCIs: work 1.0..1.5 (Alaska floor), PE about 0.8..1.5, MP 0.2..2.8 (2022 has 2.702);
