@@ -18,11 +18,12 @@ from expectations.runner import write_reports
 from expectations.suites import validate_tables
 from extract.catalog import DatasetSpec, ReleaseSpec, load_dataset
 from extract.fetch import SourceFile, fetch_release, releases_in_mirror
-from transform.pfs import ReleaseTables, transform_release
+from transform import mue, pfs
+from transform.pfs import ReleaseTables
 from warehouse.publish import BuiltRelease, PublishResult, connect, publish, published_unchanged
 
 log = logging.getLogger("cmsref.pipeline")
-TRANSFORMS = {"pfs": transform_release}  # dataset -> its transform module's entry point
+TRANSFORMS = {"pfs": pfs.transform_release, "mue": mue.transform_release}  # dataset -> its transform
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def extract(spec: DatasetSpec, release: ReleaseSpec, mirror: Path | None) -> lis
 
 
 def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) -> ReleaseTables:
-    return TRANSFORMS[spec.name](files, release.year)
+    return TRANSFORMS[spec.name](spec, release, files)
 
 
 def validate(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], tables: ReleaseTables,

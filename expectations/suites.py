@@ -6,9 +6,11 @@ from datetime import date
 
 import polars as pl
 
-from expectations import (conversion_factor, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap, pfs_rvu)
+from expectations import (conversion_factor, mue, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap,
+                          pfs_rvu)
 from expectations.common import SuiteContext
 from expectations.runner import SuiteResult, run_suite
+from warehouse.schema import TABLES
 
 SUITES = {
     "pfs_rvu": pfs_rvu.suite,
@@ -17,6 +19,7 @@ SUITES = {
     "pfs_anesthesia_cf": pfs_anesthesia_cf.suite,
     "pfs_opps_cap": pfs_opps_cap.suite,
     "conversion_factor": conversion_factor.suite,
+    "mue": mue.suite,
 }
 LINEAGE = ("source_sha256", "source_row")
 
@@ -29,10 +32,14 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
     for name, frame in sorted(tables.items()):
         if name not in SUITES:
             raise KeyError(f"no expectation suite for table {name!r}: every published table needs one")
-        ctx = SuiteContext(dataset, period, effective_from.year, (previous_rows or {}).get(name), previous_period)
         data = frame.drop([c for c in LINEAGE if c in frame.columns])
         if name == "conversion_factor":
             data = conversion_factor.with_curated(data.drop("source_field"), effective_from)
-        checks, warnings = SUITES[name](data, ctx)
-        results.append(run_suite(data, name, checks, release=f"{dataset}:{period}", warnings=warnings))
+        partition = TABLES[name].partition
+        parts = ([(name, data)] if partition is None else
+                 [(f"{name}[{value}]", part) for (value,), part in data.partition_by(partition, as_dict=True).items()])
+        for label, part in sorted(parts, key=lambda p: p[0]):
+            ctx = SuiteContext(dataset, period, effective_from.year, (previous_rows or {}).get(label), previous_period)
+            checks, warnings = SUITES[name](part, ctx)
+            results.append(run_suite(part, label, checks, release=f"{dataset}:{period}", warnings=warnings))
     return results

@@ -34,6 +34,7 @@ class ReleaseSpec:
     landing_page: str | None
     files: tuple[FileSpec, ...]
     mirror_dir: str
+    link_pattern: str | None = None  # regex for the release's zip links on its landing page
 
     @property
     def year(self) -> int:
@@ -56,6 +57,7 @@ class DatasetSpec:
     members: dict[str, str]  # file kind -> regex on the member's file name
     variants: dict[str, str]  # variant -> regex on the member's file name
     releases: tuple[ReleaseSpec, ...]
+    effective_date_in_name: str | None = None  # regex (month, day, year) for a date in member names
 
     def release(self, period: str) -> ReleaseSpec:
         for r in self.releases:
@@ -109,12 +111,13 @@ def load_dataset(name: str) -> DatasetSpec:
                 cms_release_date=_date(r.get("cms_release_date"), where),
                 landing_page=r.get("landing_page"),
                 files=tuple(FileSpec(f["url"], f["file_name"], f.get("sha256")) for f in r.get("file", [])),
-                mirror_dir=r["mirror_dir"],
+                mirror_dir=r["mirror_dir"], link_pattern=r.get("link_pattern"),
             ))
         spec = DatasetSpec(
             name=ds["name"], title=ds["title"], layout=ds["layout"], period_end=ds["period_end"],
             mirror_root=ds["mirror_root"], prefer=tuple(ds["prefer"]), required=tuple(ds["required"]),
             members=dict(ds["members"]), variants=dict(ds.get("variants", {})), releases=tuple(releases),
+            effective_date_in_name=ds.get("effective_date_in_name"),
         )
     except (KeyError, TypeError) as exc:
         raise CatalogError(f"catalog {path} is incomplete: missing {exc}") from None

@@ -119,12 +119,12 @@ def _discover_zips(release, session):
                             f"offline? build from a local mirror with --mirror DIR or CMSREF_MIRROR") from None
     if resp.status_code != 200:
         raise DownloadError(f"release {release.label}: HTTP {resp.status_code} for landing page {release.landing_page}")
-    code = release.mirror_dir.lower()  # e.g. rvu24b
+    pattern = release.link_pattern or re.escape(release.mirror_dir.lower())  # e.g. rvu24b
     links = sorted(set(re.findall(r'href="([^"]+\.zip)"', resp.text, flags=re.IGNORECASE)))
-    mine = [link for link in links if code in link.lower()]
+    mine = [link for link in links if re.search(pattern, link, flags=re.IGNORECASE)]
     if not mine:
         raise DownloadError(
-            f"release {release.label}: no zip link containing {code!r} on {release.landing_page}; add the URL to "
+            f"release {release.label}: no zip link matching {pattern!r} on {release.landing_page}; add the URL to "
             f"the catalog (links seen: {links[:10]})"
         )
     return [FileSpec(urljoin(release.landing_page, link), Path(link).name, None) for link in mine]

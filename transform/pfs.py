@@ -15,6 +15,7 @@ import polars as pl
 from cmsref.errors import ParseError
 from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file
+from transform.tables import conform
 
 LAYOUT_FAMILY = "pfs"
 VARIANT_ORDER = ("all", "non_qp", "qp")  # the first present feeds pfs_rvu; RVUs are the same in each
@@ -27,17 +28,8 @@ class ReleaseTables:
     notes: list[str] = field(default_factory=list)
 
 
-def _with_source(frame: pl.DataFrame, src: SourceFile, table: str) -> pl.DataFrame:
-    """Conform to the published columns (a column a year's file lacks, e.g. PRIC IND before 2026, is NULL)
-    and add the source file's SHA-256 to every row."""
-    from warehouse.schema import TABLES
-
-    missing = [pl.lit(None, dtype=pl.String).alias(c.name) for c in TABLES[table].columns if c.name not in frame.columns]
-    return frame.with_columns(*missing, pl.lit(src.sha256).alias("source_sha256")).select(
-        *[c.name for c in TABLES[table].columns], "source_row", "source_sha256")
-
-
-def transform_release(files: list[SourceFile], year: int) -> ReleaseTables:
+def transform_release(spec, release, files: list[SourceFile]) -> ReleaseTables:
+    year = release.year
     layouts = load_layouts(LAYOUT_FAMILY)
     parsed = {}
     result_notes: list[str] = []
@@ -55,7 +47,7 @@ def transform_release(files: list[SourceFile], year: int) -> ReleaseTables:
         raise ParseError("no PPRRVU file was given for this release")
     base_variant = next(iter(pprrvu))
     base_src, base = pprrvu[base_variant]
-    rvu = _with_source(base.frame, base_src, "pfs_rvu")
+    rvu = conform(base.frame, "pfs_rvu", base_src.sha256)
     for variant, (src, p) in pprrvu.items():
         cf_rows.append(_physician_cf(src, p.frame, variant))
         if variant != base_variant:
@@ -68,12 +60,12 @@ def transform_release(files: list[SourceFile], year: int) -> ReleaseTables:
     for kind, table in (("gpci", "pfs_gpci"), ("locco", "pfs_locality"), ("oppscap", "pfs_opps_cap")):
         if (kind, "all") in parsed:
             src, p = parsed[(kind, "all")]
-            tables[table] = _with_source(p.frame, src, table)
+            tables[table] = conform(p.frame, table, src.sha256)
 
     anes = [(v, parsed[("anes", v)]) for v in VARIANT_ORDER if ("anes", v) in parsed]
     if anes:
         variant, (src, p) = anes[0]
-        tables["pfs_anesthesia_cf"] = _with_source(p.frame, src, "pfs_anesthesia_cf")
+        tables["pfs_anesthesia_cf"] = conform(p.frame, "pfs_anesthesia_cf", src.sha256)
         for variant, (src, p) in anes:
             national = p.values.get("anesthesia_cf_header_value")
             if national:

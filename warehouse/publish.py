@@ -81,7 +81,15 @@ class BuiltRelease:
 
     @property
     def row_counts(self) -> dict[str, int]:
-        return {name: frame.height for name, frame in sorted(self.tables.items())}
+        """Rows per table, and per partition ("mue[practitioner]") where a table is validated per partition."""
+        counts = {}
+        for name, frame in sorted(self.tables.items()):
+            counts[name] = frame.height
+            partition = TABLES[name].partition
+            if partition:
+                for value, n in frame.group_by(partition).len().sort(partition).rows():
+                    counts[f"{name}[{value}]"] = n
+        return counts
 
 
 @dataclass

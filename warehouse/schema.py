@@ -26,6 +26,7 @@ class Table:
     doc: str
     key: tuple[str, ...]
     columns: tuple[Col, ...]
+    partition: str | None = None  # validated (row counts vs the previous release) per value of this column
 
 
 LINEAGE = (
@@ -127,6 +128,18 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         Col("conversion_factor", _CF, "dollars per RVU (physician) or per anesthesia unit"),
         Col("source_field", "VARCHAR", "where in the source file the value was read"),
     )),
+    Table("mue", "mue", "release x service type x HCPCS",
+          "NCCI Medically Unlikely Edits: the most units of a code Medicare accepts per line or per day, by "
+          "service type (practitioner, outpatient hospital, DME supplier).",
+          ("service_type", "hcpcs"), (
+        Col("service_type", "VARCHAR", "practitioner, outpatient_hospital or dme (the MUE table the row is from)"),
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
+        Col("mue_value", "INTEGER", "the most units of service accepted (per line, or per day for MAI 2 and 3)"),
+        Col("mai", "INTEGER", "MUE adjudication indicator: 1 line edit, 2 date of service edit (policy), "
+                              "3 date of service edit (clinical)"),
+        Col("mai_label", "VARCHAR", "the indicator's label as CMS prints it, e.g. 'Date of Service Edit: Policy'"),
+        Col("rationale", "VARCHAR", "MUE rationale, e.g. 'Clinical: Data', 'CMS Policy'"),
+    ), partition="service_type"),
 ]}
 
 CATALOG_DOCS = {
@@ -161,7 +174,7 @@ CATALOG_COLUMN_DOCS = {
     "validation_success": "true: every expectation suite passed (a failed release is never published)",
     "built_at": "when cmsref built the release (UTC)",
     "fingerprint": "SHA-256 over the kind, variant and SHA-256 of every source file of the release",
-    "kind": "file kind in the bundle: pprrvu, gpci, locco, anes, oppscap",
+    "kind": "file kind in the release: pprrvu, gpci, locco, anes, oppscap; practitioner, outpatient_hospital, dme",
     "variant": "all, or from 2026 qp / non_qp",
     "url": "where the file came from: a cms.gov URL or a file:// path in a local mirror",
     "archive_name": "the zip the file was a member of (NULL for a loose file)",

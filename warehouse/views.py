@@ -90,6 +90,39 @@ PAYMENT_DOCS = {
 }
 
 
+# Query helpers, defined over the public view names so that the same SQL serves `latest` and a pinned version.
+HELPER_MACROS = {
+    # lines: the name of a table or view with columns hcpcs, units, date_of_service, service_type
+    # (practitioner | outpatient_hospital | dme), e.g. the lines of one claim. MAI 1 edits compare each line's
+    # units; MAI 2 and 3 (date of service edits) compare the units of the code on that day summed over the lines.
+    "mue_check": ("lines", """
+WITH l AS (SELECT *, row_number() OVER () AS line_no FROM query_table(lines)),
+cov AS (SELECT DISTINCT service_type, period, release_id, effective_from, effective_to FROM mue),
+matched AS (
+  SELECT l.*, c.period AS mue_period, m.mue_value, m.mai, m.mai_label, c.release_id IS NOT NULL AS covered,
+         sum(l.units) OVER (PARTITION BY l.service_type, l.hcpcs, l.date_of_service) AS units_that_day
+  FROM l
+  LEFT JOIN cov c ON c.service_type = l.service_type AND CAST(l.date_of_service AS DATE) >= c.effective_from
+       AND CAST(l.date_of_service AS DATE) < c.effective_to
+  LEFT JOIN mue m ON m.release_id = c.release_id AND m.service_type = l.service_type AND m.hcpcs = l.hcpcs)
+SELECT * EXCLUDE (covered, units_that_day),
+       CASE WHEN mai = 1 THEN units ELSE units_that_day END AS units_compared,
+       CASE WHEN mue_value IS NULL THEN NULL
+            ELSE (CASE WHEN mai = 1 THEN units ELSE units_that_day END) > mue_value END AS exceeds,
+       CASE WHEN NOT covered THEN 'no data: no MUE table of this service type is loaded for this date of service'
+            WHEN mue_value IS NULL THEN 'no MUE for this code'
+            WHEN (CASE WHEN mai = 1 THEN units ELSE units_that_day END) > mue_value THEN 'exceeds'
+            ELSE 'within' END AS status
+FROM matched ORDER BY line_no"""),
+}
+
+
+def create_helper_macros(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:
+    for name, (params, body) in HELPER_MACROS.items():
+        where = "TEMP MACRO " if temp else "MACRO main."
+        con.execute(f"CREATE OR REPLACE {where}{name}({params}) AS TABLE {body}")
+
+
 def catalog_sql() -> dict[str, str]:
     latest_windows = (
         f"SELECT release_id, min(effective_from) AS effective_from, max(effective_to) AS effective_to "
@@ -123,6 +156,7 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
             f"CREATE OR REPLACE MACRO main.{name}_on(dos) AS TABLE SELECT * FROM main.{name} "
             f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
         )
+    create_helper_macros(con)
     _comment(con)
 
 
@@ -134,6 +168,7 @@ def create_pinned_views(con: duckdb.DuckDBPyConnection, version: str) -> None:
             f"CREATE OR REPLACE TEMP MACRO {name}_on(dos) AS TABLE SELECT * FROM {name} "
             f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
         )
+    create_helper_macros(con, temp=True)
 
 
 def _q(text: str) -> str:
