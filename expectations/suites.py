@@ -6,8 +6,8 @@ from datetime import date
 
 import polars as pl
 
-from expectations import (conversion_factor, mue, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap,
-                          pfs_rvu)
+from expectations import (addon_code_edit, conversion_factor, mue, pfs_anesthesia_cf, pfs_gpci, pfs_locality,
+                          pfs_opps_cap, pfs_rvu)
 from expectations.common import SuiteContext
 from expectations.runner import SuiteResult, run_suite
 from warehouse.schema import TABLES
@@ -20,6 +20,7 @@ SUITES = {
     "pfs_opps_cap": pfs_opps_cap.suite,
     "conversion_factor": conversion_factor.suite,
     "mue": mue.suite,
+    "addon_code_edit": addon_code_edit.suite,
 }
 LINEAGE = ("source_sha256", "source_row")
 
@@ -35,6 +36,8 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
         data = frame.drop([c for c in LINEAGE if c in frame.columns])
         if name == "conversion_factor":
             data = conversion_factor.with_curated(data.drop("source_field"), effective_from)
+        if name == "addon_code_edit":
+            data = addon_code_edit.with_derived(data)
         partition = TABLES[name].partition
         parts = ([(name, data)] if partition is None else
                  [(f"{name}[{value}]", part) for (value,), part in data.partition_by(partition, as_dict=True).items()])

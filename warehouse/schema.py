@@ -140,6 +140,19 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         Col("mai_label", "VARCHAR", "the indicator's label as CMS prints it, e.g. 'Date of Service Edit: Policy'"),
         Col("rationale", "VARCHAR", "MUE rationale, e.g. 'Clinical: Data', 'CMS Policy'"),
     ), partition="service_type"),
+    Table("addon_code_edit", "aoc", "release x add-on code x primary code",
+          "NCCI add-on code (AOC) edits: which primary codes an add-on code may be billed with. Type 1: only the "
+          "listed primaries; type 2: no list, the contractor defines the primaries; type 3: the listed primaries "
+          "and others the contractor allows.",
+          ("addon_code", "primary_code"), (
+        Col("addon_code", "VARCHAR", "the add-on HCPCS / CPT code (CPT marks it '+')"),
+        Col("primary_code", "VARCHAR", "an allowed primary code ('' where the file lists none, as for type 2)"),
+        Col("edit_type", "INTEGER", "AOC edit type 1, 2 or 3 (formerly I, II, III)"),
+        Col("addon_effective_date", "DATE", "first date the add-on code is in the edit file"),
+        Col("addon_deletion_date", "DATE", "date the add-on code was deleted from the edits (NULL: not deleted)"),
+        Col("primary_effective_date", "DATE", "first date this primary code applies to the add-on code"),
+        Col("primary_deletion_date", "DATE", "date this primary code stopped applying (NULL: not deleted)"),
+    )),
 ]}
 
 CATALOG_DOCS = {

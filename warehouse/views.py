@@ -114,6 +114,35 @@ SELECT * EXCLUDE (covered, units_that_day),
             WHEN (CASE WHEN mai = 1 THEN units ELSE units_that_day END) > mue_value THEN 'exceeds'
             ELSE 'within' END AS status
 FROM matched ORDER BY line_no"""),
+    # lines: a table or view with columns hcpcs and date_of_service: the lines of one claim. For every line
+    # whose code is an add-on code in the edits in effect that day: is an allowed primary code on the claim?
+    "addon_check": ("lines", """
+WITH l AS (SELECT *, row_number() OVER () AS line_no FROM query_table(lines)),
+cov AS (SELECT DISTINCT period, release_id, effective_from, effective_to FROM addon_code_edit),
+edits AS (
+  SELECT l.line_no, l.hcpcs, l.date_of_service, c.period AS aoc_period, e.edit_type, e.primary_code
+  FROM l JOIN cov c ON CAST(l.date_of_service AS DATE) >= c.effective_from
+                   AND CAST(l.date_of_service AS DATE) < c.effective_to
+  JOIN addon_code_edit e ON e.release_id = c.release_id AND e.addon_code = l.hcpcs
+   AND CAST(l.date_of_service AS DATE) >= e.addon_effective_date
+   AND (e.addon_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) < e.addon_deletion_date)
+   AND (e.primary_effective_date IS NULL OR CAST(l.date_of_service AS DATE) >= e.primary_effective_date)
+   AND (e.primary_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) < e.primary_deletion_date)),
+judged AS (
+  SELECT line_no, hcpcs, date_of_service, any_value(aoc_period) AS aoc_period, min(edit_type) AS edit_type,
+         list(DISTINCT primary_code ORDER BY primary_code) FILTER (primary_code IN (SELECT hcpcs FROM l))
+           AS primaries_on_claim
+  FROM edits GROUP BY ALL)
+SELECT l.line_no, l.hcpcs, l.date_of_service, j.aoc_period, j.edit_type, j.primaries_on_claim,
+       CASE WHEN j.line_no IS NULL AND NOT EXISTS (SELECT 1 FROM cov c WHERE CAST(l.date_of_service AS DATE)
+                 >= c.effective_from AND CAST(l.date_of_service AS DATE) < c.effective_to)
+              THEN 'no data: no add-on code edits are loaded for this date of service'
+            WHEN j.line_no IS NULL THEN 'not an add-on code'
+            WHEN len(coalesce(j.primaries_on_claim, [])) > 0 THEN 'allowed primary on claim'
+            WHEN j.edit_type = 2 THEN 'type 2: the contractor defines the primary codes'
+            WHEN j.edit_type = 3 THEN 'type 3: no listed primary on claim; the contractor may allow others'
+            ELSE 'no allowed primary on claim' END AS status
+FROM l LEFT JOIN judged j USING (line_no) ORDER BY l.line_no"""),
 }
 
 

@@ -1,0 +1,24 @@
+"""Expectation suite for addon_code_edit (NCCI add-on code edits)."""
+
+import polars as pl
+
+from expectations.common import E, HCPCS_RE, SuiteContext, row_count
+
+
+def with_derived(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add `primary_is_addon`: a primary code equal to its own add-on code is an error in the file."""
+    return frame.with_columns((pl.col("primary_code") == pl.col("addon_code")).alias("primary_is_addon"))
+
+
+def suite(frame, ctx: SuiteContext):
+    checks = [
+        E.ExpectColumnValuesToNotBeNull(column="addon_code"),
+        E.ExpectCompoundColumnsToBeUnique(column_list=["addon_code", "primary_code"]),
+        *row_count(ctx, 1, 200_000, drift=0.25),
+        E.ExpectColumnValuesToMatchRegex(column="addon_code", regex=HCPCS_RE),
+        E.ExpectColumnValuesToMatchRegex(column="primary_code", regex=r"^(?:[0-9A-Z]{5})?$"),
+        E.ExpectColumnValuesToBeInSet(column="edit_type", value_set=[1, 2, 3]),
+        E.ExpectColumnValuesToBeInSet(column="primary_is_addon", value_set=[False]),
+        E.ExpectColumnValuesToNotBeNull(column="addon_effective_date"),
+    ]
+    return checks, []
