@@ -53,8 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="extract, transform, validate and publish periods as a new data version",
                        description="Build periods and publish them as one data version. With no options: the "
                                    "newest catalogued PFS period, from cms.gov. With --mirror and no --period: "
-                                   "every period the mirror holds.")
-    b.add_argument("--dataset", action="append", metavar="D", help="dataset to build (default: pfs); repeatable")
+                                   "every period of every dataset the mirror holds.")
+    b.add_argument("--dataset", action="append", metavar="D", help="dataset to build: pfs, mue, aoc (default: every dataset the mirror holds; "
+                                                         "online: pfs); repeatable")
     b.add_argument("--period", action="append", metavar="P", help="period such as 2024B; repeatable")
     b.add_argument("--mirror", metavar="DIR", help="read sources from a local mirror (default: $CMSREF_MIRROR)")
     b.add_argument("--db", metavar="PATH", help="warehouse file (default: $CMSREF_DB)")
@@ -97,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args) -> int:
-    datasets = args.dataset or ["pfs"]
+    datasets = args.dataset  # None: every dataset the mirror holds, or the PFS from cms.gov
     if args.no_prefect:
         from cmsref.pipeline import build
 

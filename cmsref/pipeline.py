@@ -33,6 +33,28 @@ class Target:
     period: str
 
 
+def default_datasets(mirror: Path | None, periods: list[str] | None = None) -> list[str]:
+    """No --dataset: the datasets that have the periods asked for (and, with a mirror, hold them there); with no
+    period, every catalogued dataset the mirror holds a release of; online with no period, the PFS."""
+    from extract.catalog import datasets
+
+    def holds(name: str) -> bool:
+        spec = load_dataset(name)
+        available = releases_in_mirror(spec, mirror) if mirror is not None else spec.releases
+        wanted = {p.upper() for p in periods or []}
+        have = {r.period.upper() for r in available}
+        return wanted <= have if wanted else bool(have)
+
+    if mirror is None and not periods:
+        return ["pfs"]
+    found = [name for name in datasets() if holds(name)]
+    if not found:
+        where = f"the mirror {mirror}" if mirror is not None else "the catalog"
+        raise CatalogError(f"{where} holds no release {'of period ' + ', '.join(periods) if periods else ''}; "
+                           f"name the dataset with --dataset (pfs, mue, aoc)")
+    return found
+
+
 def select_releases(datasets: list[str], periods: list[str], mirror: Path | None,
                     today: date | None = None) -> list[tuple[DatasetSpec, ReleaseSpec]]:
     """Which releases a build covers: the periods asked for; else, from a mirror, every release it holds;
@@ -110,11 +132,12 @@ def previous_rows(db: Path, built: list[BuiltRelease], spec: DatasetSpec, releas
     return counts, period
 
 
-def build(datasets: list[str], periods: list[str] | None = None, *, mirror: Path | None = None,
+def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirror: Path | None = None,
           db: Path | None = None) -> PublishResult:
     """Build the selected releases and publish them as one data version (or nothing, if unchanged)."""
     db = config.db_path(db)
     mirror = config.mirror(mirror)
+    datasets = datasets or default_datasets(mirror, periods)
     built, unchanged = [], []
     for spec, release in sorted(select_releases(datasets, periods or [], mirror), key=lambda x: x[1].effective_from):
         log.info("building %s from %s", release.label, mirror or "cms.gov")

@@ -83,10 +83,11 @@ def publish_task(db: Path, built):
 
 
 @flow(name="cmsref-build", log_prints=True)
-def build_flow(datasets: list[str], periods: list[str] | None = None, mirror: str | None = None,
+def build_flow(datasets: list[str] | None = None, periods: list[str] | None = None, mirror: str | None = None,
                db: str | None = None):
     db_path = config.db_path(db)
     mirror_path = config.mirror(mirror)
+    datasets = datasets or pipeline.default_datasets(mirror_path, periods)
     targets = sorted(pipeline.select_releases(datasets, periods or [], mirror_path), key=lambda x: x[1].effective_from)
     built, unchanged = [], []
     for spec, release in targets:
