@@ -6,6 +6,17 @@ and ends, and how each value is cleaned and typed. Nothing here knows about a pa
 drift is described in the TOML files, so a new CMS year is a data change.
 
 Every parsed row keeps `source_row`, so each published number can be traced to its file and row.
+
+Layout keys (the PFS ones are described at the top of layouts/pfs.toml); added for OPPS and ASC:
+  [kind.delimited] sheet   regex (re.search) naming the one xlsx sheet to read; without it, the first sheet
+  [[kind.columns]] optional      the header may be absent: the column is then NULL in every row
+                   after         the column right after the one named here (by position, for a column CMS
+                                 leaves without a header); `header` then defaults to '' (blank header)
+                   remove_chars  characters removed anywhere in the value ('$,' for money such as $1,234.56)
+                   null_values   cell values that mean NULL ('.' is CMS's placeholder for "no amount")
+                   round         decimals beyond `scale` are rounded half-up instead of refused; the rows
+                                 are listed in the parse notes (workbooks that store full-precision floats
+                                 but display `scale` decimals)
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ import io
 import re
 import tomllib
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
@@ -41,6 +53,11 @@ class Column:
     txt: tuple[int, int] | None = None
     txt_implied_decimals: int = 0
     header_value: str | None = None
+    optional: bool = False
+    after: str | None = None
+    remove_chars: str = ""
+    null_values: tuple[str, ...] = ()
+    round: bool = False
 
     def exists_in(self, year: int) -> bool:
         return self.since is None or year >= self.since
@@ -60,6 +77,7 @@ class FileLayout:
     txt_years: tuple[int, int] | None = None
     preamble: dict[str, str] = field(default_factory=dict)
     drop_exact_duplicates: bool = False
+    sheet: str | None = None
 
     def columns_for(self, year: int) -> list[Column]:
         return [c for c in self.columns if c.exists_in(year)]
@@ -89,12 +107,16 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
         try:
             columns = tuple(
                 Column(
-                    name=c["name"], header=c["header"], type=c["type"], scale=c.get("scale"),
+                    name=c["name"], header=c["header"] if "after" not in c else c.get("header", ""),
+                    type=c["type"], scale=c.get("scale"),
                     pad=c.get("pad"), since=c.get("since"), fill_down=c.get("fill_down", False),
                     strip_chars=c.get("strip_chars", ""),
                     txt=tuple(c["txt"]) if "txt" in c else None,
                     txt_implied_decimals=c.get("txt_implied_decimals", 0),
                     header_value=c.get("header_value"),
+                    optional=c.get("optional", False), after=c.get("after"),
+                    remove_chars=c.get("remove_chars", ""), null_values=tuple(c.get("null_values", ())),
+                    round=c.get("round", False),
                 )
                 for c in spec["columns"]
             )
@@ -108,12 +130,17 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
                 txt_years=tuple(fixed["years"]) if "years" in fixed else None,
                 preamble=spec.get("preamble", {}),
                 drop_exact_duplicates=spec.get("drop_exact_duplicates", False),
+                sheet=delimited.get("sheet"),
             )
         except (KeyError, TypeError) as exc:
             raise CatalogError(f"layout {kind!r} in {path} is incomplete: missing {exc}") from None
         bad = [c.name for c in columns if c.type not in ("code", "text", "decimal", "int")]
         if bad or any(c.type == "decimal" and c.scale is None for c in columns):
             raise CatalogError(f"layout {kind!r} in {path}: bad type or missing scale for {bad or 'a decimal'}")
+        names = [c.name for c in columns]
+        bad_after = [c.name for c in columns if c.after and (c.after not in names or c.after == c.name)]
+        if bad_after:
+            raise CatalogError(f"layout {kind!r} in {path}: `after` names no other column for {bad_after}")
     return layouts
 
 
@@ -129,8 +156,11 @@ def file_format(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------- grids
-def read_grid(path: Path) -> pl.DataFrame:
-    """A csv or xlsx file as all-text columns c0..cN plus `source_row` (1-based record number)."""
+def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
+    """A csv or xlsx file as all-text columns c0..cN plus `source_row` (1-based record number).
+
+    `sheet` (xlsx only) is a regex that must find exactly one sheet name; without it the first sheet is read.
+    """
     fmt = file_format(path)
     if fmt == "csv":
         text = path.read_bytes().decode(ENCODING)
@@ -147,18 +177,35 @@ def read_grid(path: Path) -> pl.DataFrame:
         grid = pl.DataFrame({f"c{i}": list(col) for i, col in enumerate(columns)},
                             schema={f"c{i}": pl.String for i in range(width)})
     elif fmt == "xlsx":
-        import fastexcel
-
+        reader = _open_workbook(path)
+        # CMS bundles hold one sheet per workbook (the first one is the data); addenda workbooks hold
+        # several, chosen by name.
+        index = 0 if sheet is None else _pick_sheet(path, reader.sheet_names, sheet)
         try:
-            reader = fastexcel.read_excel(path)
-            # CMS bundles hold one sheet per workbook; the first one is the data.
-            grid = reader.load_sheet(0, header_row=None, dtypes="string").to_polars()
-        except Exception as exc:  # fastexcel raises its own error types for every kind of bad workbook
-            raise ParseError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
+            grid = reader.load_sheet(index, header_row=None, dtypes="string").to_polars()
+        except Exception as exc:
+            name = reader.sheet_names[index]
+            raise ParseError(f"{path.name}: not a readable XLSX workbook (sheet {name!r}): {exc}") from None
     else:
         raise ParseError(f"{path.name}: read_grid handles csv and xlsx, not {fmt}")
     grid = grid.rename({c: f"c{i}" for i, c in enumerate(grid.columns)})
     return grid.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
+
+
+def _open_workbook(path: Path):
+    import fastexcel
+
+    try:
+        return fastexcel.read_excel(path)
+    except Exception as exc:  # fastexcel raises its own error types for every kind of bad workbook
+        raise ParseError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
+
+
+def _pick_sheet(path: Path, names: list[str], pattern: str) -> int:
+    hits = [i for i, name in enumerate(names) if re.search(pattern, name)]
+    if len(hits) != 1:
+        raise ParseError(f"{path.name}: {len(hits) or 'no'} sheets named like {pattern!r} (sheets: {names})")
+    return hits[0]
 
 
 def read_lines(path: Path) -> pl.DataFrame:
@@ -178,6 +225,20 @@ def read_lines(path: Path) -> pl.DataFrame:
 def parse_file(path: Path, layout: FileLayout, year: int) -> Parsed:
     """Parse one CMS file with its layout; raise ParseError naming the file, row or column on any surprise."""
     fmt = file_format(path)
+    if fmt != "xlsx" or layout.sheet is None:
+        return _parse(path, layout, year, fmt)
+    # One workbook holds several tables: every message and note names the sheet it is about.
+    names = _open_workbook(path).sheet_names
+    where = f" (sheet {names[_pick_sheet(path, names, layout.sheet)]!r})"
+    try:
+        parsed = _parse(path, layout, year, fmt)
+    except ParseError as exc:
+        raise ParseError(f"{exc}{where}") from None
+    parsed.notes = [note + where for note in parsed.notes]
+    return parsed
+
+
+def _parse(path: Path, layout: FileLayout, year: int, fmt: str) -> Parsed:
     columns = layout.columns_for(year)
     if fmt == "txt":
         raw, values = _map_fixed_width(path, layout, columns, year)
@@ -186,8 +247,7 @@ def parse_file(path: Path, layout: FileLayout, year: int) -> Parsed:
     raw = _data_region(path, raw, layout)
     if raw.height == 0:
         raise ParseError(f"{path.name}: no data rows found (no {layout.data_key} matching {layout.key_pattern})")
-    frame = _clean_and_type(path, raw, layout, columns, fmt)
-    notes = []
+    frame, notes = _clean_and_type(path, raw, layout, columns, fmt)
     if layout.drop_exact_duplicates:
         value_cols = [c.name for c in columns]
         unique = frame.unique(subset=value_cols, keep="first", maintain_order=True)
@@ -204,19 +264,20 @@ def _map_fixed_width(path, layout, columns, year):
             f"{path.name}: no fixed-width layout for {layout.kind.upper()} {year} "
             f"(known for {layout.txt_years}); use the CSV or XLSX copy, or add the positions to the layout file"
         )
-    missing = [c.name for c in columns if c.txt is None]
+    missing = [c.name for c in columns if c.txt is None and not c.optional]
     if missing:
         raise CatalogError(f"layout {layout.kind}: no fixed-width position for {missing}")
     lines = read_lines(path)
     raw = lines.select(
         "source_row",
-        *[pl.col("line").str.slice(c.txt[0] - 1, c.txt[1] - c.txt[0] + 1).alias(c.name) for c in columns],
+        *[pl.col("line").str.slice(c.txt[0] - 1, c.txt[1] - c.txt[0] + 1).alias(c.name) if c.txt
+          else pl.lit(None, dtype=pl.String).alias(c.name) for c in columns],
     )
     return raw, {}
 
 
 def _map_delimited(path, layout, columns):
-    grid = read_grid(path)
+    grid = read_grid(path, layout.sheet)
     cells = [c for c in grid.columns if c != "source_row"]
     anchor_col = f"c{layout.anchor_column}"
     if anchor_col not in grid.columns:
@@ -235,8 +296,12 @@ def _map_delimited(path, layout, columns):
     }
     mapping, values = {}, {}
     for col in columns:
+        if col.after:
+            continue
         rx = re.compile(col.header, re.IGNORECASE)
         hits = [c for c in cells if rx.fullmatch(headers[c])]
+        if not hits and col.optional:
+            continue
         if not hits:
             found = [h for h in headers.values() if h]
             raise ParseError(
@@ -250,6 +315,22 @@ def _map_delimited(path, layout, columns):
             m = re.search(col.header_value, headers[hits[0]], re.IGNORECASE)
             if m:
                 values[col.name + "_header_value"] = m.group(1)
+    for col in columns:
+        if not col.after:
+            continue
+        # A column found by position: the grid column right after `after`'s, whose header must match
+        # (blank by default: CMS leaves such marker columns without a name).
+        nxt = cells.index(mapping[col.after]) + 1 if col.after in mapping else None
+        cell = cells[nxt] if nxt is not None and nxt < len(cells) else None
+        ok = cell is not None and cell not in mapping.values() and re.fullmatch(col.header, headers[cell], re.I)
+        if ok:
+            mapping[col.name] = cell
+        elif not col.optional:
+            found = "no column" if cell is None else f"header {headers[cell]!r}"
+            raise ParseError(
+                f"{path.name}: missing column {col.name!r} (the column right after {col.after!r}, header "
+                f"matching {col.header!r}) in the header at row {anchor_idx + 1}; found {found}"
+            )
     for name, pattern in layout.preamble.items():
         preamble = grid.slice(0, first)
         for row in preamble.select(cells).iter_rows():
@@ -257,7 +338,11 @@ def _map_delimited(path, layout, columns):
             if m:
                 values[name] = m.group(1)
                 break
-    raw = grid.slice(anchor_idx + 1).select("source_row", *[pl.col(c).alias(n) for n, c in mapping.items()])
+    raw = grid.slice(anchor_idx + 1).select(
+        "source_row",
+        *[pl.col(mapping[c.name]).alias(c.name) if c.name in mapping else pl.lit(None, dtype=pl.String).alias(c.name)
+          for c in columns],
+    )
     return raw, values
 
 
@@ -293,8 +378,12 @@ def _clean_and_type(path, raw, layout, columns, fmt):
     exprs = []
     for col in columns:
         e = pl.col(col.name)
+        if col.remove_chars:
+            e = e.str.replace_all(f"[{re.escape(col.remove_chars)}]", "")
         if col.strip_chars:
             e = e.str.strip_chars(col.strip_chars).str.strip_chars()
+        if col.null_values:
+            e = pl.when(e.is_in(list(col.null_values))).then(None).otherwise(e)
         e = pl.when(e == "").then(None).otherwise(e)
         if col.fill_down:
             e = e.forward_fill()
@@ -302,13 +391,20 @@ def _clean_and_type(path, raw, layout, columns, fmt):
             e = pl.when(e.str.contains(r"^\d+$")).then(e.str.zfill(col.pad)).otherwise(e)
         exprs.append(e.alias(col.name))
     frame = raw.with_columns(exprs)
-    typed = []
+    typed, notes = [], []
     for col in columns:
         if col.type == "decimal":
             src = pl.col(col.name)
             if fmt == "txt" and col.txt_implied_decimals:
                 src = _insert_point(src, col.txt_implied_decimals)
-            _check_numbers(path, frame.with_columns(src.alias(col.name)), col)
+            frame = frame.with_columns(src.alias(col.name))
+            _check_numbers(path, frame, col)
+            src = pl.col(col.name)
+            if col.round:
+                long = frame.filter(_decimals(src) > col.scale)["source_row"].to_list()
+                if long:
+                    notes.append(f"{path.name}: column {col.name} rounded to {col.scale} decimals in rows {long}")
+                    src = src.map_elements(lambda v, s=col.scale: _round_half_up(v, s), return_dtype=pl.String)
             typed.append(src.cast(pl.Decimal(18, col.scale), strict=False).alias(col.name))
         elif col.type == "int":
             _check_numbers(path, frame, col)
@@ -317,7 +413,16 @@ def _clean_and_type(path, raw, layout, columns, fmt):
             typed.append(pl.col(col.name).fill_null("").alias(col.name))  # keys are never NULL: '' = none
         else:
             typed.append(pl.col(col.name))
-    return frame.select("source_row", *typed).select(*[c.name for c in columns], "source_row")
+    return frame.select("source_row", *typed).select(*[c.name for c in columns], "source_row"), notes
+
+
+def _decimals(expr: pl.Expr) -> pl.Expr:
+    """Significant decimals of a number written as text (trailing zeros do not count)."""
+    return expr.str.extract(r"\.(\d*?)0*$").str.len_chars().fill_null(0)
+
+
+def _round_half_up(value: str, scale: int) -> str:
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP))
 
 
 def _insert_point(expr: pl.Expr, decimals: int) -> pl.Expr:
@@ -337,9 +442,8 @@ def _check_numbers(path, frame, col):
             f"{path.name} row {row['source_row']}, column {col.name}: {row[col.name]!r} is not a number "
             f"({bad.height} such row{'s' if bad.height > 1 else ''})"
         )
-    if col.type == "decimal":
-        decimals = pl.col(col.name).str.extract(r"\.(\d*?)0*$").str.len_chars()
-        lossy = frame.filter(decimals.fill_null(0) > col.scale)
+    if col.type == "decimal" and not col.round:
+        lossy = frame.filter(_decimals(pl.col(col.name)) > col.scale)
         if lossy.height:
             row = lossy.row(0, named=True)
             raise ParseError(
