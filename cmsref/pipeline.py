@@ -18,13 +18,13 @@ from expectations.runner import write_reports
 from expectations.suites import validate_tables
 from extract.catalog import DatasetSpec, ReleaseSpec, load_dataset
 from extract.fetch import SourceFile, fetch_release, releases_in_mirror
-from transform import aoc, mue, pfs
+from transform import aoc, asc, mue, opps, pfs
 from transform.pfs import ReleaseTables
 from warehouse.publish import BuiltRelease, PublishResult, connect, publish, published_unchanged
 
 log = logging.getLogger("cmsref.pipeline")
 TRANSFORMS = {"pfs": pfs.transform_release, "mue": mue.transform_release,  # dataset -> its transform
-              "aoc": aoc.transform_release}
+              "aoc": aoc.transform_release, "asc": asc.transform_release, "opps": opps.transform_release}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,14 @@ class SuiteContext:
     year: int
     previous_rows: int | None = None  # this table's rows in the previous loaded release of the dataset
     previous_period: str | None = None
+    definitions: dict | None = None  # setting -> the indicator codes this release defines (status_indicator)
+
+    def defined(self, setting: str) -> list[str]:
+        """The codes of `setting` this release defines; a table's indicators must be among them."""
+        codes = (self.definitions or {}).get(setting)
+        if not codes:
+            raise KeyError(f"release {self.dataset}:{self.period} defines no {setting} indicators to validate against")
+        return codes
 
 
 def row_count(ctx: SuiteContext, low: int, high: int, drift: float = 0.10) -> list:

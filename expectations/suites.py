@@ -6,8 +6,9 @@ from datetime import date
 
 import polars as pl
 
-from expectations import (addon_code_edit, conversion_factor, mue, pfs_anesthesia_cf, pfs_gpci, pfs_locality,
-                          pfs_opps_cap, pfs_rvu)
+from expectations import (addon_code_edit, asc_addendum_aa, asc_addendum_bb, asc_excluded, conversion_factor, mue,
+                          opps_addendum_b, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap, pfs_rvu,
+                          status_indicator)
 from expectations.common import SuiteContext
 from expectations.runner import SuiteResult, run_suite
 from warehouse.schema import TABLES
@@ -21,6 +22,11 @@ SUITES = {
     "conversion_factor": conversion_factor.suite,
     "mue": mue.suite,
     "addon_code_edit": addon_code_edit.suite,
+    "opps_addendum_b": opps_addendum_b.suite,
+    "asc_addendum_aa": asc_addendum_aa.suite,
+    "asc_addendum_bb": asc_addendum_bb.suite,
+    "asc_excluded": asc_excluded.suite,
+    "status_indicator": status_indicator.suite,
 }
 LINEAGE = ("source_sha256", "source_row")
 
@@ -30,6 +36,10 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
                     ) -> list[SuiteResult]:
     """Validate every table; return all results (the caller decides to stop on failures)."""
     results = []
+    definitions = {}
+    if "status_indicator" in tables:
+        for setting, codes in tables["status_indicator"].group_by("setting").agg(pl.col("code")).rows():
+            definitions[setting] = sorted(codes)
     for name, frame in sorted(tables.items()):
         if name not in SUITES:
             raise KeyError(f"no expectation suite for table {name!r}: every published table needs one")
@@ -42,7 +52,8 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
         parts = ([(name, data)] if partition is None else
                  [(f"{name}[{value}]", part) for (value,), part in data.partition_by(partition, as_dict=True).items()])
         for label, part in sorted(parts, key=lambda p: p[0]):
-            ctx = SuiteContext(dataset, period, effective_from.year, (previous_rows or {}).get(label), previous_period)
+            ctx = SuiteContext(dataset, period, effective_from.year, (previous_rows or {}).get(label), previous_period,
+                               definitions)
             checks, warnings = SUITES[name](part, ctx)
             results.append(run_suite(part, label, checks, release=f"{dataset}:{period}", warnings=warnings))
     return results

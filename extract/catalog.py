@@ -58,6 +58,7 @@ class DatasetSpec:
     variants: dict[str, str]  # variant -> regex on the member's file name
     releases: tuple[ReleaseSpec, ...]
     effective_date_in_name: str | None = None  # regex (month, day, year) for a date in member names
+    reference: dict[str, str] | None = None  # kind -> project file (curated, cited) that is a source of every release
 
     def release(self, period: str) -> ReleaseSpec:
         for r in self.releases:
@@ -117,7 +118,7 @@ def load_dataset(name: str) -> DatasetSpec:
             name=ds["name"], title=ds["title"], layout=ds["layout"], period_end=ds["period_end"],
             mirror_root=ds["mirror_root"], prefer=tuple(ds["prefer"]), required=tuple(ds["required"]),
             members=dict(ds["members"]), variants=dict(ds.get("variants", {})), releases=tuple(releases),
-            effective_date_in_name=ds.get("effective_date_in_name"),
+            effective_date_in_name=ds.get("effective_date_in_name"), reference=dict(ds.get("reference", {})),
         )
     except (KeyError, TypeError) as exc:
         raise CatalogError(f"catalog {path} is incomplete: missing {exc}") from None

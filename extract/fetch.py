@@ -54,15 +54,30 @@ def releases_in_mirror(spec: DatasetSpec, mirror: Path) -> list[ReleaseSpec]:
             if mirror_folder(spec, r, mirror).is_dir() and any(mirror_folder(spec, r, mirror).iterdir())]
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
 def fetch_release(spec: DatasetSpec, release: ReleaseSpec, *, cache_dir: Path, mirror: Path | None = None,
                   session: requests.Session | None = None, progress: bool | None = None) -> list[SourceFile]:
-    """Return the source files to parse for one release (one per file kind and variant)."""
+    """Return the source files to parse for one release (one per file kind and variant), plus the dataset's
+    curated reference files, which are recorded and fingerprinted like the CMS files."""
     cache_dir = Path(cache_dir)
     if mirror is not None:
         candidates = _from_mirror(spec, release, Path(mirror), cache_dir)
     else:
         candidates = _from_cms(spec, release, cache_dir, session, progress)
-    return _choose(spec, release, candidates)
+    return _choose(spec, release, candidates) + reference_files(spec)
+
+
+def reference_files(spec: DatasetSpec) -> list[SourceFile]:
+    out = []
+    for kind, rel_path in sorted((spec.reference or {}).items()):
+        path = PROJECT_ROOT / rel_path
+        fetched = record_local(path, path.as_uri())
+        out.append(SourceFile(kind=kind, variant="all", path=path, url=fetched.url, archive_name=None,
+                              member_name=path.name, size=fetched.size, sha256=fetched.sha256, archive_sha256=None,
+                              retrieved_at=fetched.retrieved_at))
+    return out
 
 
 def _from_mirror(spec, release, mirror, cache_dir):

@@ -32,3 +32,21 @@ def parse_asc_sheets(path: Path, year: int) -> dict[str, Parsed]:
 
 def parse_asc_workbook(path: Path, year: int) -> dict[str, pl.DataFrame]:
     return {table: parsed.frame for table, parsed in parse_asc_sheets(path, year).items()}
+
+
+def transform_release(spec, release, files):
+    """The workbook's addenda as published tables; DD1 and DD2 become status_indicator rows (asc_pi, asc_ci)."""
+    from transform.pfs import ReleaseTables
+    from transform.tables import conform
+
+    (src,) = files  # `required = ["workbook"]`: one workbook per release
+    sheets = parse_asc_sheets(src.path, release.year)
+    tables, notes = {}, []
+    for table in ("asc_addendum_aa", "asc_addendum_bb", "asc_excluded"):
+        tables[table] = conform(sheets[table].frame, table, src.sha256)
+    definitions = [sheets[t].frame.with_columns(pl.lit(setting).alias("setting"))
+                   for t, setting in (("asc_pi_definitions", "asc_pi"), ("asc_comment_indicators", "asc_ci"))]
+    tables["status_indicator"] = conform(pl.concat(definitions), "status_indicator", src.sha256)
+    for parsed in sheets.values():
+        notes += parsed.notes
+    return ReleaseTables(tables=tables, notes=notes)

@@ -17,3 +17,17 @@ LAYOUT_FAMILY = "opps"
 
 def parse_addendum_b(path: Path, year: int) -> pl.DataFrame:
     return parse_file(Path(path), load_layouts(LAYOUT_FAMILY)["addendum_b"], year).frame
+
+
+def transform_release(spec, release, files):
+    """Addendum B as opps_addendum_b; the curated Addendum D1 definitions as status_indicator rows (opps_si)."""
+    from transform.pfs import ReleaseTables
+    from transform.tables import conform, curated_definitions, split_reference
+
+    files, reference = split_reference(files)
+    (src,) = files  # `required = ["addendum_b"]`
+    parsed = parse_file(src.path, load_layouts(LAYOUT_FAMILY)["addendum_b"], release.year)
+    tables = {"opps_addendum_b": conform(parsed.frame, "opps_addendum_b", src.sha256)}
+    if "status_definitions" in reference:
+        tables["status_indicator"] = curated_definitions(reference["status_definitions"], "opps_si")
+    return ReleaseTables(tables=tables, notes=parsed.notes)

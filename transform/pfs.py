@@ -15,7 +15,7 @@ import polars as pl
 from cmsref.errors import ParseError
 from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file
-from transform.tables import conform
+from transform.tables import conform, curated_definitions, split_reference
 
 LAYOUT_FAMILY = "pfs"
 VARIANT_ORDER = ("all", "non_qp", "qp")  # the first present feeds pfs_rvu; RVUs are the same in each
@@ -30,6 +30,7 @@ class ReleaseTables:
 
 def transform_release(spec, release, files: list[SourceFile]) -> ReleaseTables:
     year = release.year
+    files, reference = split_reference(files)
     layouts = load_layouts(LAYOUT_FAMILY)
     parsed = {}
     result_notes: list[str] = []
@@ -74,6 +75,9 @@ def transform_release(spec, release, files: list[SourceFile]) -> ReleaseTables:
                                 "source_field": "header of the anesthesia CF column"})
             else:
                 result.notes.append(f"{src.member_name} states no national anesthesia CF; none published for it")
+
+    if "status_definitions" in reference:
+        tables["status_indicator"] = curated_definitions(reference["status_definitions"], "pfs_status")
 
     tables["conversion_factor"] = pl.DataFrame(
         cf_rows,

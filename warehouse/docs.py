@@ -13,6 +13,9 @@ from warehouse.schema import TABLES
 HELPER_DOCS = {
     "<view>_on(date)": "the rows of any data view in effect on a date of service, e.g. "
                        "`SELECT * FROM pfs_payment_on('2024-06-01') WHERE hcpcs = '37252' AND is_national`.",
+    "code_status(code, date)": "PFS status, OPPS SI / APC / rate and ASC PI / rate of a code on a date of service, "
+                               "side by side, each with its definition and release; 'no data' where no release of "
+                               "that setting covers the date.",
     "mue_check('lines')": "for a table of claim lines (hcpcs, units, date_of_service, service_type): the MUE in effect, "
                           "its MAI, the units compared (per line for MAI 1, per code and day for MAI 2 and 3), "
                           "`exceeds` and a `status` (exceeds, within, no MUE for this code, no data).",

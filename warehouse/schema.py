@@ -140,6 +140,57 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         Col("mai_label", "VARCHAR", "the indicator's label as CMS prints it, e.g. 'Date of Service Edit: Policy'"),
         Col("rationale", "VARCHAR", "MUE rationale, e.g. 'Clinical: Data', 'CMS Policy'"),
     ), partition="service_type"),
+    Table("opps_addendum_b", "opps", "release x HCPCS",
+          "OPPS Addendum B: the hospital outpatient payment status indicator, APC, relative weight and payment rate "
+          "of every HCPCS code.", ("hcpcs",), (
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
+        Col("short_descriptor", "VARCHAR", "short descriptor"),
+        Col("status_indicator", "VARCHAR", "OPPS payment status indicator (SI), e.g. N packaged, J1 comprehensive APC; "
+                                           "see status_indicator"),
+        Col("apc", "VARCHAR", "ambulatory payment classification, text with leading zeros (NULL when none)"),
+        Col("relative_weight", "DECIMAL(12,4)", "APC relative weight"),
+        Col("payment_rate", _MONEY, "national unadjusted payment rate, dollars"),
+        Col("national_unadjusted_copayment", _MONEY, "national unadjusted copayment, dollars"),
+        Col("minimum_unadjusted_copayment", _MONEY, "minimum unadjusted copayment, dollars"),
+        Col("note", "VARCHAR", "the note column (its header changes every year)"),
+        Col("pass_through_expiration", "VARCHAR", "pass-through expiration, as printed"),
+        Col("change_flag", "VARCHAR", "'*' where the row changed since the previous quarter"),
+    )),
+    Table("asc_addendum_aa", "asc", "release x HCPCS",
+          "ASC Addendum AA: covered surgical procedures with their payment indicator, weight and rate.", ("hcpcs",), (
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
+        Col("marker", "VARCHAR", "the unnamed marker column next to the code ('*', '**'), explained by the addendum's "
+                                 "NOTE rows"),
+        Col("short_descriptor", "VARCHAR", "short descriptor"),
+        Col("subject_to_multiple_procedure_discounting", "VARCHAR", "Y/N: subject to multiple procedure discounting"),
+        Col("payment_indicator", "VARCHAR", "ASC payment indicator (PI), e.g. A2, G2, N1, P3, J8; see status_indicator"),
+        Col("payment_weight", "DECIMAL(12,4)", "ASC payment weight (rounded to the 4 decimals CMS shows)"),
+        Col("payment_rate", _MONEY, "national unadjusted ASC payment rate, dollars"),
+        Col("comment_indicator", "VARCHAR", "comment indicator (CH, NI, NP, NC), where the addendum has the column"),
+    )),
+    Table("asc_addendum_bb", "asc", "release x HCPCS",
+          "ASC Addendum BB: covered ancillary services with their payment indicator, weight and rate.", ("hcpcs",), (
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
+        Col("marker", "VARCHAR", "the unnamed marker column next to the code, explained by the NOTE rows"),
+        Col("short_descriptor", "VARCHAR", "short descriptor"),
+        Col("payment_indicator", "VARCHAR", "ASC payment indicator (PI); see status_indicator"),
+        Col("payment_weight", "DECIMAL(12,4)", "ASC payment weight"),
+        Col("payment_rate", _MONEY, "national unadjusted ASC payment rate, dollars"),
+        Col("comment_indicator", "VARCHAR", "comment indicator, where the addendum has the column"),
+    )),
+    Table("asc_excluded", "asc", "release x HCPCS",
+          "ASC Addendum EE: surgical procedures excluded from payment in an ASC.", ("hcpcs",), (
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
+        Col("short_descriptor", "VARCHAR", "short descriptor"),
+    )),
+    Table("status_indicator", "*", "release x setting x code",
+          "What each status or payment indicator means, by setting: PFS status codes (curated from the PFS record "
+          "layout), OPPS status indicators (curated Addendum D1), ASC payment indicators (Addendum DD1) and ASC comment "
+          "indicators (DD2), each with the release that defined it.", ("setting", "code"), (
+        Col("setting", "VARCHAR", "pfs_status, opps_si, asc_pi or asc_ci"),
+        Col("code", "VARCHAR", "the indicator, e.g. A, N, J1, N1"),
+        Col("definition", "VARCHAR", "its definition, as CMS words it (or as the cited curated file has it)"),
+    )),
     Table("addon_code_edit", "aoc", "release x add-on code x primary code",
           "NCCI add-on code (AOC) edits: which primary codes an add-on code may be billed with. Type 1: only the "
           "listed primaries; type 2: no list, the contractor defines the primaries; type 3: the listed primaries "
@@ -187,7 +238,8 @@ CATALOG_COLUMN_DOCS = {
     "validation_success": "true: every expectation suite passed (a failed release is never published)",
     "built_at": "when cmsref built the release (UTC)",
     "fingerprint": "SHA-256 over the kind, variant and SHA-256 of every source file of the release",
-    "kind": "file kind in the release: pprrvu, gpci, locco, anes, oppscap; practitioner, outpatient_hospital, dme",
+    "kind": "file kind in the release: pprrvu, gpci, locco, anes, oppscap; practitioner, outpatient_hospital, dme; "
+            "aoc; addendum_b; workbook; status_definitions (a curated file of the project)",
     "variant": "all, or from 2026 qp / non_qp",
     "url": "where the file came from: a cms.gov URL or a file:// path in a local mirror",
     "archive_name": "the zip the file was a member of (NULL for a loose file)",

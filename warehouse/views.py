@@ -114,6 +114,35 @@ SELECT * EXCLUDE (covered, units_that_day),
             WHEN (CASE WHEN mai = 1 THEN units ELSE units_that_day END) > mue_value THEN 'exceeds'
             ELSE 'within' END AS status
 FROM matched ORDER BY line_no"""),
+    # For a code and a date of service: the PFS status, the OPPS SI / APC / rate and the ASC PI / rate side by side,
+    # each with its definition and the release it comes from; one row per setting, 'no data' where no release of
+    # that setting covers the date.
+    "code_status": ("code, dos", """
+WITH found AS (
+  SELECT 'pfs_status' AS setting, period, release_id, status_code AS indicator, NULL AS apc,
+         NULL::DECIMAL(12,4) AS weight, NULL::DECIMAL(12,2) AS payment_rate
+  FROM pfs_rvu_on(dos) WHERE hcpcs = code AND modifier = ''
+  UNION ALL
+  SELECT 'opps_si', period, release_id, status_indicator, apc, relative_weight, payment_rate
+  FROM opps_addendum_b_on(dos) WHERE hcpcs = code
+  UNION ALL
+  SELECT 'asc_pi', period, release_id, payment_indicator, NULL, payment_weight, payment_rate
+  FROM (SELECT * FROM asc_addendum_aa_on(dos) UNION ALL BY NAME SELECT * FROM asc_addendum_bb_on(dos))
+  WHERE hcpcs = code),
+covered AS (
+  SELECT 'pfs_status' AS setting, count(*) > 0 AS covered FROM (SELECT 1 FROM pfs_rvu_on(dos) LIMIT 1)
+  UNION ALL SELECT 'opps_si', count(*) > 0 FROM (SELECT 1 FROM opps_addendum_b_on(dos) LIMIT 1)
+  UNION ALL SELECT 'asc_pi', count(*) > 0 FROM (SELECT 1 FROM asc_addendum_aa_on(dos) LIMIT 1))
+SELECT c.setting, code AS hcpcs, CAST(dos AS DATE) AS date_of_service, f.period, f.indicator, d.definition,
+       f.apc, f.weight, f.payment_rate,
+       CASE WHEN f.setting IS NOT NULL THEN 'found'
+            WHEN c.covered THEN 'code not listed in the release'
+            ELSE 'no data: no release of this setting covers the date of service' END AS status,
+       f.release_id
+FROM covered c LEFT JOIN found f USING (setting)
+LEFT JOIN status_indicator d ON d.setting = f.setting AND d.code = f.indicator
+     AND d.effective_from <= CAST(dos AS DATE) AND CAST(dos AS DATE) < d.effective_to
+ORDER BY CASE c.setting WHEN 'pfs_status' THEN 1 WHEN 'opps_si' THEN 2 ELSE 3 END"""),
     # lines: a table or view with columns hcpcs and date_of_service: the lines of one claim. For every line
     # whose code is an add-on code in the edits in effect that day: is an allowed primary code on the claim?
     "addon_check": ("lines", """
