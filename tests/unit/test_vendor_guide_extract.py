@@ -5,18 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from reportlab.lib import colors  # reportlab is a test dependency (pyproject [test]): no silent skip
+from reportlab.lib.pagesizes import letter
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import inch
+from reportlab.pdfgen import canvas
+from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-pytest.importorskip("reportlab")
-
-from reportlab.lib import colors  # noqa: E402
-from reportlab.lib.pagesizes import letter  # noqa: E402
-from reportlab.lib.styles import getSampleStyleSheet  # noqa: E402
-from reportlab.lib.units import inch  # noqa: E402
-from reportlab.pdfgen import canvas  # noqa: E402
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle  # noqa: E402
-
-from cmsref.errors import ParseError  # noqa: E402
-from transform.vendor_guide import HEADER_FIELDS, _header_field, extract_guide  # noqa: E402
+from cmsref.errors import ParseError
+from transform.vendor_guide import HEADER_FIELDS, _header_field, extract_guide
 
 STYLE = getSampleStyleSheet()["BodyText"]
 DESC_52 = ("Intravascular ultrasound (noncoronary vessel) during diagnostic evaluation and/or therapeutic "
