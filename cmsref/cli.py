@@ -112,18 +112,9 @@ def _build(args) -> int:
 
 
 def _open(args):
-    from warehouse.publish import connect
-    from warehouse.views import create_pinned_views
+    from warehouse.api import open_version
 
-    con = connect(config.db_path(args.db), read_only=True)
-    version = getattr(args, "version", None)
-    if version:
-        known = [r[0] for r in con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq").fetchall()]
-        if version not in known:
-            con.close()
-            raise CmsrefError(f"unknown data version {version!r}; published: {', '.join(known) or 'none'}")
-        create_pinned_views(con, version)
-    return con
+    return open_version(config.db_path(args.db), getattr(args, "version", None) or "latest")
 
 
 def _print_sql(args, sql: str, params=None) -> int:

@@ -16,6 +16,8 @@ HELPER_DOCS = {
     "code_status(code, date)": "PFS status, OPPS SI / APC / rate and ASC PI / rate of a code on a date of service, "
                                "side by side, each with its definition and release; 'no data' where no release of "
                                "that setting covers the date.",
+    "<view>_version('V')": "any data view as published in data version V (pin a version from plain SQL).",
+    "<view>_at('V', date)": "any data view in data version V, in effect on a date of service.",
     "mue_check('lines')": "for a table of claim lines (hcpcs, units, date_of_service, service_type): the MUE in effect, "
                           "its MAI, the units compared (per line for MAI 1, per code and day for MAI 2 and 3), "
                           "`exceeds` and a `status` (exceeds, within, no MUE for this code, no data).",

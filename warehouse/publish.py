@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -145,21 +146,51 @@ def latest_version(con) -> tuple[str | None, dict[tuple[str, str], str]]:
 
 def publish(db_path: Path, built: list[BuiltRelease], *, summary: str | None = None,
             now: datetime | None = None) -> PublishResult:
-    """Publish the built releases as one new data version, or nothing if the sources are unchanged."""
+    """Publish the built releases as one new data version, or nothing if the sources are unchanged.
+
+    DuckDB lets one process write a file or many read it, not both. So the warehouse is never written in place:
+    the new version is written into a copy, checkpointed, fsynced and then swapped in with one atomic rename.
+    Readers that opened the old file keep reading the previous version, complete; readers that open after the
+    rename see the new one; a process killed mid-publish leaves the warehouse as it was (the next run removes
+    its unfinished copy).
+    """
     now = now or datetime.now(timezone.utc)
+    db_path = Path(db_path)
     with build_lock(db_path):
-        con = connect(db_path)
+        for stale in db_path.parent.glob(db_path.name + ".publishing-*"):
+            stale.unlink()  # a copy left by a publish that was killed (we hold the lock: nobody else writes)
+        work = db_path.with_name(f"{db_path.name}.publishing-{os.getpid()}")
+        if db_path.exists():
+            shutil.copyfile(db_path, work)
         try:
-            con.execute("BEGIN TRANSACTION")
-            ensure_schema(con)
-            result = _publish(con, built, summary, now)
-            con.execute("COMMIT")
+            con = connect(work)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                ensure_schema(con)
+                result = _publish(con, built, summary, now)
+                con.execute("COMMIT")
+                con.execute("CHECKPOINT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            finally:
+                con.close()
+            if result.data_version is None:
+                return result
+            _fsync(work)
+            os.replace(work, db_path)  # the atomic swap
+            _fsync(db_path.parent)
             return result
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         finally:
-            con.close()
+            work.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _publish(con, built, summary, now) -> PublishResult:

@@ -214,6 +214,14 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
             f"CREATE OR REPLACE MACRO main.{name}_on(dos) AS TABLE SELECT * FROM main.{name} "
             f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
         )
+    for name, sql in view_definitions("v").items():
+        # the same view pinned to a data version, from plain SQL: pfs_rvu_version('2025.4'),
+        # and as of a date of service in that version: pfs_rvu_at('2025.4', DATE '2024-06-01')
+        con.execute(f"CREATE OR REPLACE MACRO main.{name}_version(v) AS TABLE {sql}")
+        con.execute(
+            f"CREATE OR REPLACE MACRO main.{name}_at(v, dos) AS TABLE SELECT * FROM main.{name}_version(v) "
+            f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
+        )
     create_helper_macros(con)
     _comment(con)
 

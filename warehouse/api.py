@@ -1,0 +1,60 @@
+"""Pinned, read-only access for downstream tools.
+
+    from warehouse.api import open_version
+    con = open_version("data/cmsref.duckdb", "2025.4")          # or "latest"
+    con.execute("SELECT * FROM pfs_payment_on('2024-06-01') WHERE hcpcs = '37252' AND is_national").fetchall()
+
+Every public view (pfs_rvu, pfs_payment, mue, ...) and its `<view>_on(date)` macro answer from that data version
+only, byte-for-byte as they did when it was published. Pin the manifest checksum too: `manifest_sha256(con)`.
+From SQL, without Python: `SELECT * FROM pfs_rvu_version('2025.4')` and `pfs_rvu_at('2025.4', DATE '2024-06-01')`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from cmsref.errors import CmsrefError
+from warehouse.publish import connect
+from warehouse.views import create_pinned_views, version_literal
+
+
+class UnknownVersionError(CmsrefError):
+    """The asked data version was never published."""
+
+
+def versions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq").fetchall()]
+
+
+def open_version(path: str | Path, version: str = "latest", *, expected_manifest_sha256: str | None = None
+                 ) -> duckdb.DuckDBPyConnection:
+    """A read-only connection whose public views show one data version ('latest' = the newest)."""
+    con = connect(Path(path), read_only=True)
+    try:
+        known = versions(con)
+        if version == "latest":
+            if not known:
+                raise UnknownVersionError(f"{path} has no published data version yet")
+            version = known[-1]
+        elif version not in known:
+            raise UnknownVersionError(f"unknown data version {version!r} in {path}; published: "
+                                      f"{', '.join(known) or 'none'}")
+        if expected_manifest_sha256:
+            actual = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?",
+                                 [version]).fetchone()[0]
+            if actual != expected_manifest_sha256:
+                raise CmsrefError(f"data version {version} in {path} has manifest {actual}, not the pinned "
+                                  f"{expected_manifest_sha256}: this is not the data you tested against")
+        create_pinned_views(con, version)
+        con.execute(f"CREATE OR REPLACE TEMP MACRO pinned_version() AS {version_literal(version)}")
+        return con
+    except BaseException:
+        con.close()
+        raise
+
+
+def manifest_sha256(con: duckdb.DuckDBPyConnection) -> str:
+    version = con.execute("SELECT pinned_version()").fetchone()[0]
+    return con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()[0]
