@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cmsref: interrupted; the warehouse is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +88,35 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
     q.set_defaults(func=lambda a: _print_sql(a, a.sql))
 
+    e = sub.add_parser("export", help="write one data version as a self-contained snapshot with manifest.json")
+    e.add_argument("--version", required=True, metavar="V", help="data version, or 'latest'")
+    e.add_argument("--to", required=True, metavar="DIR", help="output folder")
+    e.add_argument("--format", choices=["parquet", "duckdb"], default="parquet")
+    e.add_argument("--without-cpt-descriptors", action="store_true",
+                   help="blank CPT (AMA) and CDT (ADA) descriptors, for redistribution")
+    e.add_argument("--db", metavar="PATH")
+    e.set_defaults(func=_export)
+
+    ver = sub.add_parser("verify", help="check an exported snapshot against its manifest.json")
+    ver.add_argument("dir", metavar="DIR")
+    ver.set_defaults(func=_verify)
+
+    df = sub.add_parser("diff", help="what changed between two data versions or two periods",
+                        description="Per table: added and removed codes and changed values between A and B. A and B "
+                                    "are data versions (2024.2) or periods (2024B, mue:2026Q2).")
+    df.add_argument("a")
+    df.add_argument("b")
+    df.add_argument("--dataset", metavar="D", help="only this dataset")
+    df.add_argument("--details", action="store_true", help="list the codes and values, not only the counts")
+    df.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    df.add_argument("--db", metavar="PATH")
+    df.set_defaults(func=_diff)
+
+    nt = sub.add_parser("notes", help="release notes (Markdown) of a data version")
+    nt.add_argument("version", nargs="?", default="latest")
+    nt.add_argument("--db", metavar="PATH")
+    nt.set_defaults(func=_notes)
+
     pay = sub.add_parser("payment", help="PFS payment amounts for a code on a date of service")
     pay.add_argument("hcpcs")
     pay.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="date of service")
@@ -108,6 +140,62 @@ def _build(args) -> int:
 
         result = run_build_flow(datasets, args.period, mirror=args.mirror, db=args.db)
     print(result.message)
+    return 0
+
+
+def _export(args) -> int:
+    from warehouse.export import export_version
+
+    manifest = export_version(config.db_path(args.db), args.version, Path(args.to), args.format,
+                              args.without_cpt_descriptors)
+    print(f"exported to {manifest.parent} (manifest: {manifest})")
+    return 0
+
+
+def _verify(args) -> int:
+    from warehouse.export import verify
+
+    problems = verify(Path(args.dir))
+    for p in problems:
+        print(f"cmsref: verify: {p}", file=sys.stderr)
+    if problems:
+        print(f"cmsref: error: {args.dir} does not match its manifest ({len(problems)} problem(s))", file=sys.stderr)
+        return 1
+    print(f"{args.dir}: every file matches manifest.json")
+    return 0
+
+
+def _diff(args) -> int:
+    from warehouse.diff import diff
+
+    con = _open(args)
+    try:
+        result = diff(con, args.a, args.b, args.dataset, details=args.details)
+    finally:
+        con.close()
+    _emit(["table", "from", "to", "added", "removed", "changed"],
+          [(d.table, d.a_release, d.b_release, d.added, d.removed, d.changed) for d in result], args.format)
+    if args.details:
+        for d in result:
+            if d.added_keys or d.removed_keys or d.changes:
+                print(f"\n{d.table}: {d.a_release} -> {d.b_release}")
+                rows = [("added", *k, "", "", "") for k in d.added_keys] + \
+                       [("removed", *k, "", "", "") for k in d.removed_keys] + [("changed", *c) for c in d.changes]
+                from warehouse.schema import TABLES
+
+                _emit(["change", *TABLES[d.table].key, "column", "old", "new"], rows, args.format)
+    return 0
+
+
+def _notes(args) -> int:
+    from warehouse.diff import release_notes
+
+    con = _open(args)
+    try:
+        version = args.version if args.version != "latest" else con.execute("SELECT pinned_version()").fetchone()[0]
+        print(release_notes(con, version), end="")
+    finally:
+        con.close()
     return 0
 
 

@@ -1,0 +1,138 @@
+"""What changed between two data versions (or two releases): added and removed codes, changed values.
+
+    cmsref diff 2024.2 2025.4                 two data versions: the newest release of each dataset in each
+    cmsref diff 2024B 2025D                   two periods (releases in the latest data version)
+    cmsref diff --dataset pfs --details --format csv 2024.2 2025.4
+
+Rows are matched by each table's natural key (pfs_rvu: HCPCS + modifier, mue: service type + HCPCS, ...); every
+other published column is compared (lineage and effective dates are not values). pfs_payment is derived and
+not compared: its inputs are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from cmsref.errors import CmsrefError
+from warehouse.schema import TABLES
+from warehouse.views import version_literal
+
+
+@dataclass
+class TableDiff:
+    table: str
+    a_release: str
+    b_release: str
+    added: int
+    removed: int
+    changed: int
+    added_keys: list = field(default_factory=list)
+    removed_keys: list = field(default_factory=list)
+    changes: list = field(default_factory=list)  # (key..., column, old, new)
+
+
+def _side(con, label: str) -> dict[str, str]:
+    """dataset -> release_id that a side label stands for."""
+    versions = [r[0] for r in con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq").fetchall()]
+    if label in versions:
+        rows = con.execute(
+            "SELECT DISTINCT dataset, release_id, effective_from FROM meta.data_version_tables WHERE data_version = ?",
+            [label]).fetchall()
+        newest = {}
+        for dataset, rid, eff in sorted(rows, key=lambda r: r[2]):
+            newest[dataset] = rid
+        return newest
+    dataset, _, period = label.rpartition(":")
+    latest = versions[-1] if versions else None
+    rows = con.execute(
+        "SELECT DISTINCT dataset, release_id FROM meta.data_version_tables WHERE data_version = ? AND upper(period) = ?"
+        + (" AND dataset = ?" if dataset else ""), [latest, period.upper()] + ([dataset] if dataset else [])).fetchall()
+    if not rows:
+        raise CmsrefError(f"{label!r} is neither a data version ({', '.join(versions) or 'none'}) nor a period in the "
+                          f"latest data version")
+    if len(rows) > 1:
+        raise CmsrefError(f"period {period!r} is in several datasets ({', '.join(r[0] for r in rows)}): write it "
+                          f"as dataset:period, e.g. {rows[0][0]}:{period}")
+    return {rows[0][0]: rows[0][1]}
+
+
+def diff(con: duckdb.DuckDBPyConnection, a: str, b: str, dataset: str | None = None,
+         details: bool = False, limit: int | None = None) -> list[TableDiff]:
+    side_a, side_b = _side(con, a), _side(con, b)
+    out = []
+    for name, table in TABLES.items():
+        for ds in sorted(set(side_a) & set(side_b)):
+            if dataset and ds != dataset:
+                continue
+            ra, rb = side_a[ds], side_b[ds]
+            sa = f"SELECT * FROM store.{name} WHERE release_id = {version_literal(ra)}"
+            sb = f"SELECT * FROM store.{name} WHERE release_id = {version_literal(rb)}"
+            na, nb = con.execute(f"SELECT (SELECT count(*) FROM ({sa})), (SELECT count(*) FROM ({sb}))").fetchone()
+            if na or nb:  # skip a table neither release has
+                out.append(_diff_table(con, table, ra, rb, sa, sb, details, limit))
+    return out
+
+
+def _diff_table(con, table, ra, rb, sa, sb, details, limit) -> TableDiff:
+    key = list(table.key)
+    values = [c.name for c in table.columns if c.name not in key]
+    on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in key)
+    keys = ", ".join(key)
+    added_sql = f"SELECT {keys} FROM ({sb}) b WHERE NOT EXISTS (SELECT 1 FROM ({sa}) a WHERE {on}) ORDER BY ALL"
+    removed_sql = f"SELECT {keys} FROM ({sa}) a WHERE NOT EXISTS (SELECT 1 FROM ({sb}) b WHERE {on}) ORDER BY ALL"
+    unpivot = " UNION ALL ".join(
+        f"SELECT {', '.join('a.' + k for k in key)}, '{c}' AS column_name, CAST(a.{c} AS VARCHAR) AS old, "
+        f"CAST(b.{c} AS VARCHAR) AS new FROM ({sa}) a JOIN ({sb}) b ON {on} WHERE a.{c} IS DISTINCT FROM b.{c}"
+        for c in values)
+    changes_sql = f"SELECT * FROM ({unpivot}) ORDER BY ALL"
+    count = lambda sql: con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]  # noqa: E731
+    changed_rows = con.execute(
+        f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM ({unpivot}))").fetchone()[0] if values else 0
+    d = TableDiff(table.name, ra, rb, count(added_sql), count(removed_sql), changed_rows)
+    if details:  # `limit` caps each list (None: everything)
+        cap = f" LIMIT {int(limit)}" if limit is not None else ""
+        d.added_keys = con.execute(added_sql + cap).fetchall()
+        d.removed_keys = con.execute(removed_sql + cap).fetchall()
+        d.changes = con.execute(changes_sql + cap).fetchall() if values else []
+    return d
+
+
+def release_notes(con: duckdb.DuckDBPyConnection, version: str) -> str:
+    """Markdown release notes of a data version: what it holds, what is new since the previous one, the checks."""
+    rows = con.execute("SELECT seq, data_version, published_at, manifest_sha256, cmsref_version FROM meta.data_versions "
+                       "ORDER BY seq").fetchall()
+    index = {r[1]: i for i, r in enumerate(rows)}
+    if version not in index:
+        raise CmsrefError(f"unknown data version {version!r}; published: {', '.join(r[1] for r in rows) or 'none'}")
+    seq, name, published, manifest, built_by = rows[index[version]]
+    previous = rows[index[version] - 1][1] if index[version] > 0 else None
+    members = con.execute(
+        "SELECT DISTINCT t.release_id, t.dataset, t.period, r.cms_release_date, r.validation "
+        "FROM meta.data_version_tables t JOIN meta.releases r USING (release_id) WHERE t.data_version = ? "
+        "ORDER BY t.dataset, t.period", [version]).fetchall()
+    before = set()
+    if previous:
+        before = {r[0] for r in con.execute("SELECT DISTINCT release_id FROM meta.data_version_tables "
+                                            "WHERE data_version = ?", [previous]).fetchall()}
+    lines = [f"# cmsref data version {name}", "",
+             f"Published {published:%Y-%m-%d %H:%M} UTC by cmsref {built_by}; manifest SHA-256 `{manifest}`.",
+             f"Previous data version: {previous or 'none (first publish)'}.", "", "## Releases", "",
+             "| release | dataset | period | CMS release date | new in this version | validation |", "|---|---|---|---|---|---|"]
+    import json
+
+    for rid, dataset, period, released, validation in members:
+        v = json.loads(validation)
+        warnings = sum(len([o for o in s.get("outcomes", []) if o.get("severity") == "warning" and not o.get("success")])
+                       for s in v.get("suites", []))
+        status = "passed" + (f", {warnings} warning(s)" if warnings else "")
+        lines.append(f"| {rid} | {dataset} | {period} | {released or ''} | {'yes' if rid not in before else ''} | {status} |")
+    if previous:
+        lines += ["", f"## Changes since {previous}", "", "| table | from | to | added | removed | changed |",
+                  "|---|---|---|---|---|---|"]
+        for d in diff(con, previous, version):
+            if d.a_release != d.b_release:
+                lines.append(f"| {d.table} | {d.a_release} | {d.b_release} | {d.added} | {d.removed} | {d.changed} |")
+        lines += ["", "Details: `cmsref diff --details " + previous + " " + version + "`."]
+    return "\n".join(lines) + "\n"

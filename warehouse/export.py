@@ -1,0 +1,166 @@
+"""Export one data version as a self-contained snapshot, and verify a snapshot against its manifest.
+
+    cmsref export --version 2025.4 --to out/ [--format parquet|duckdb] [--without-cpt-descriptors]
+    cmsref verify out/
+
+A snapshot is one Parquet file per table (or one DuckDB file) plus manifest.json: the version, its manifest
+checksum in the warehouse, cmsref's version, every table with its row count, columns and the SHA-256 of its file,
+and every source file with its SHA-256. Rows are sorted by every column and written single-threaded, and the
+manifest's created_at is the version's publication time, so exporting the same version twice gives
+byte-identical Parquet files and manifest. (A DuckDB database file stores allocation details that can differ
+between two writes, so for --format duckdb the manifest also records each table's content checksum, which is
+what verify compares.)
+
+pfs_payment is not exported: it is computed from pfs_rvu, pfs_gpci and conversion_factor (about 4 million rows
+per release) with the formula in docs/payments.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+
+from cmsref import __version__
+from cmsref.errors import CmsrefError
+from extract.download import sha256_file
+from warehouse.api import open_version
+from warehouse.schema import TABLES
+
+# CPT (AMA) codes: 4 digits + a digit or letter (category I, II (F), III (T), PLA (U), MAAA (M)); CDT (ADA): D + 4
+LICENSED_CODE_RE = r"^([0-9]{4}[0-9A-Z]|D[0-9]{4})$"
+DESCRIPTOR_COLUMNS = {"description", "short_descriptor"}
+CATALOG = {
+    "releases": "SELECT r.* FROM meta.releases r WHERE release_id IN (SELECT release_id FROM meta.data_version_tables "
+                "WHERE data_version = {v})",
+    "source_files": "SELECT s.* FROM meta.source_files s WHERE release_id IN (SELECT release_id FROM "
+                    "meta.data_version_tables WHERE data_version = {v})",
+    "data_version_releases": "SELECT * FROM meta.data_version_tables WHERE data_version = {v}",
+}
+
+
+def _select(con, table: str, without_cpt: bool) -> str:
+    cols = [r[0] for r in con.execute(f"SELECT * FROM {table} LIMIT 0").description]
+    exprs = []
+    for c in cols:
+        if without_cpt and c in DESCRIPTOR_COLUMNS:
+            exprs.append(f"CASE WHEN regexp_matches(hcpcs, '{LICENSED_CODE_RE}') THEN NULL ELSE {c} END AS {c}")
+        else:
+            exprs.append(c)
+    return f"SELECT {', '.join(exprs)} FROM {table} ORDER BY ALL"
+
+
+def _content_sha(con, sql: str) -> str:
+    digest = hashlib.sha256()
+    for row in con.execute(sql).fetchall():
+        digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def export_version(db: Path, version: str, to: Path, fmt: str = "parquet", without_cpt: bool = False) -> Path:
+    if fmt not in ("parquet", "duckdb"):
+        raise CmsrefError(f"unknown export format {fmt!r}: parquet or duckdb")
+    con = open_version(db, version)
+    try:
+        con.execute("SET threads = 1")  # one writer thread: the same bytes every time
+        version = con.execute("SELECT pinned_version()").fetchone()[0]
+        published_at, warehouse_manifest = con.execute(
+            "SELECT published_at, manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()
+        to = Path(to)
+        to.mkdir(parents=True, exist_ok=True)
+        selects = {name: _select(con, name, without_cpt) for name in TABLES}
+        v = "'" + version.replace("'", "''") + "'"
+        selects.update({name: sql.format(v=v) + " ORDER BY ALL" for name, sql in CATALOG.items()})
+        tables = []
+        parquet_dir = to if fmt == "parquet" else Path(tempfile.mkdtemp(prefix=".export-", dir=to))
+        for name, sql in sorted(selects.items()):
+            path = parquet_dir / f"{name}.parquet"
+            con.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+            file_name, sha = (path.name, sha256_file(path)) if fmt == "parquet" else (f"cmsref-{version}.duckdb", None)
+            tables.append(_entry(con, name, sql, file_name, sha))
+        if fmt == "duckdb":
+            # the warehouse connection is read-only: build the snapshot file in a connection of its own
+            path = to / f"cmsref-{version}.duckdb"
+            path.unlink(missing_ok=True)
+            snap = duckdb.connect(str(path))
+            try:
+                snap.execute("SET threads = 1")
+                for name in sorted(selects):
+                    snap.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{parquet_dir / name}.parquet')")
+                snap.execute("CHECKPOINT")
+            finally:
+                snap.close()
+                shutil.rmtree(parquet_dir)
+        sources = con.execute(
+            "SELECT DISTINCT release_id, kind, variant, url, archive_name, member_name, size, sha256 FROM meta.source_files "
+            f"WHERE release_id IN (SELECT release_id FROM meta.data_version_tables WHERE data_version = {v}) "
+            "ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    manifest = {
+        "data_version": version, "warehouse_manifest_sha256": warehouse_manifest,
+        "created_at": published_at.isoformat(), "cmsref_version": __version__, "format": fmt,
+        "without_cpt_descriptors": without_cpt,
+        "tables": tables,
+        "sources": [dict(zip(("release_id", "kind", "variant", "url", "archive_name", "member_name", "size",
+                              "sha256"), s)) for s in sources],
+        "notice": "CPT codes and descriptors are copyright American Medical Association; CDT codes American Dental "
+                  "Association." + (" CPT and CDT descriptors were removed from this export." if without_cpt else ""),
+    }
+    out = to / "manifest.json"
+    out.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+def _entry(con, name, sql, file_name, file_sha):
+    rel = con.execute(f"SELECT * FROM ({sql}) LIMIT 0")
+    columns = [{"name": d[0], "type": str(d[1])} for d in rel.description]
+    rows = con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0]
+    entry = {"table": name, "file": file_name, "rows": rows, "columns": columns,
+             "content_sha256": _content_sha(con, sql)}
+    if file_sha:
+        entry["sha256"] = file_sha
+    return entry
+
+
+def verify(snapshot: Path) -> list[str]:
+    """Problems found (empty: the snapshot matches its manifest)."""
+    snapshot = Path(snapshot)
+    manifest_path = snapshot / "manifest.json"
+    if not manifest_path.is_file():
+        raise CmsrefError(f"{snapshot} has no manifest.json: not a cmsref snapshot")
+    manifest = json.loads(manifest_path.read_text())
+    problems = []
+    con = duckdb.connect()
+    try:
+        if manifest["format"] == "duckdb":
+            path = snapshot / f"cmsref-{manifest['data_version']}.duckdb"
+            if not path.is_file():
+                return [f"{path.name} is missing"]
+            con.execute(f"ATTACH '{path}' AS snapshot (READ_ONLY)")
+        for t in manifest["tables"]:
+            path = snapshot / t["file"]
+            if not path.is_file():
+                problems.append(f"{t['file']} is missing")
+                continue
+            if "sha256" in t and sha256_file(path) != t["sha256"]:
+                problems.append(f"{t['file']}: SHA-256 {sha256_file(path)} differs from the manifest's {t['sha256']}")
+                continue
+            source = f"read_parquet('{path}')" if manifest["format"] == "parquet" else f"snapshot.{t['table']}"
+            try:
+                rows = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
+                content = _content_sha(con, f"SELECT * FROM {source} ORDER BY ALL")
+            except duckdb.Error as exc:
+                problems.append(f"{t['file']}: unreadable: {exc}")
+                continue
+            if rows != t["rows"]:
+                problems.append(f"{t['file']}: {rows} rows, the manifest says {t['rows']}")
+            elif content != t["content_sha256"]:
+                problems.append(f"table {t['table']} in {t['file']}: content differs from the manifest")
+    finally:
+        con.close()
+    return problems
