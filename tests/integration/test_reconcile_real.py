@@ -1,0 +1,105 @@
+"""The real vendor guides (../shared/vendor-guides) reconciled against the real CMS files of the mirror: every PFS
+release, the 2026 Q2 MUE table and the 2020 ASC addenda loaded into one warehouse."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from cmsref import config, pipeline
+from tests.conftest import MIRROR, SHARED
+from transform.vendor_guide import extract_guide
+from warehouse.reconcile import file_sha256, reconcile, render_report
+
+pytestmark = pytest.mark.integration
+GUIDES = SHARED / "vendor-guides"
+GUIDE_2024 = GUIDES / "ivus-2024-coding-reimbursement-guide.pdf"
+ARTICLE_2022 = GUIDES / "ivus-documenting-coding-billing-2022.pdf"
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CMSREF_HOME", str(tmp_path_factory.mktemp("reconcile")))
+    mp.delenv("CMSREF_DB", raising=False)
+    try:
+        for dataset in ("pfs", "mue", "asc"):
+            pipeline.build([dataset], mirror=MIRROR)
+        con = duckdb.connect(str(config.db_path()), read_only=True)
+        yield con
+        con.close()
+    finally:
+        mp.undo()
+
+
+def checked(con, path):
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    extract = extract_guide(path)
+    return extract, reconcile(con, extract, guide_sha256=file_sha256(path))
+
+
+def by_key(checks):
+    return {(c.hcpcs, c.field): c for c in checks}
+
+
+def test_2024_guide_matches_rvu24b(con):
+    extract, checks = checked(con, GUIDE_2024)
+    assert extract.year == 2024 and extract.conversion_factor == "33.2875"
+    got = by_key(checks)
+    expected = {
+        ("37252", "work_rvu"): ("1.80", "1.80"), ("37253", "work_rvu"): ("1.44", "1.44"),
+        ("37252", "total_rvu_facility"): ("2.59", "2.59"), ("37253", "total_rvu_facility"): ("2.06", "2.06"),
+        ("37252", "payment_facility"): ("86", "86.21"), ("37253", "payment_facility"): ("69", "68.57"),
+        ("37252", "payment_non_facility"): ("927", "927.06"), ("37253", "payment_non_facility"): ("170", "170.43"),
+    }
+    for key, (guide_value, cms_value) in expected.items():
+        c = got[key]
+        assert (c.guide_value, c.cms_value, c.status, c.cms_release) == (
+            guide_value, cms_value, "match", "pfs/2024B/r1"), key
+    assert got[("37252", "payment_non_facility")].note == "guide rounds to whole dollars; CMS 927.06 rounds to 927"
+    assert all(c.guide == GUIDE_2024.name and len(c.guide_sha256) == 64 for c in checks)
+
+
+def test_2024_guide_asc_and_opps_have_no_2024_release(con):
+    _, checks = checked(con, GUIDE_2024)
+    got = by_key(checks)
+    for code in ("37252", "37253"):
+        asc = got[(code, "asc_payment_indicator")]
+        assert (asc.guide_value, asc.status, asc.cms_release) == ("N1", "not in CMS data", None)
+        assert "2024" in asc.note and "ASC" in asc.note and "2020-07" in asc.note  # only 2020 addenda loaded
+        opps = got[(code, "opps_status_indicator")]
+        assert (opps.guide_value, opps.status, opps.cms_release) == ("N", "not in CMS data", None)
+        assert "2024" in opps.note and "OPPS" in opps.note
+
+
+def test_2022_article_matches_rvu22a_and_the_2026q2_mue(con):
+    extract, checks = checked(con, ARTICLE_2022)
+    assert extract.year == 2022 and extract.conversion_factor is None
+    got = by_key(checks)
+    for key, value in {("37252", "payment_non_facility"): "1026.07", ("37252", "payment_facility"): "89.63",
+                       ("37253", "payment_non_facility"): "175.45", ("37253", "payment_facility"): "70.94"}.items():
+        c = got[key]
+        assert (c.guide_value, c.cms_value, c.status, c.cms_release) == (value, value, "match", "pfs/2022A/r1"), key
+    for code, limit in (("37252", "1"), ("37253", "5")):
+        c = got[(code, "mue")]
+        assert (c.guide_value, c.cms_value, c.status, c.cms_release) == (limit, limit, "match", "mue/2026Q2/r1")
+        assert "2026Q2" in c.note
+    ptp = [c for c in checks if c.field == "not_reported_with"]
+    assert ptp and {c.status for c in ptp} == {"not comparable"}
+
+
+def test_no_figure_of_either_guide_is_a_mismatch(con):
+    for path in (GUIDE_2024, ARTICLE_2022):
+        extract, checks = checked(con, path)
+        assert len(checks) == len(extract.figures)
+        assert [c for c in checks if c.status == "mismatch"] == []
+
+
+def test_reports_of_the_real_guides(con):
+    extract, checks = checked(con, GUIDE_2024)
+    page = render_report(checks, extract, "html")
+    assert GUIDE_2024.name in page and file_sha256(GUIDE_2024) in page and "pfs/2024B/r1" in page
+    assert "0 mismatch, 4 not in CMS data, 0 not comparable, 8 match" in page
+    md = render_report(checks, extract, "markdown")
+    assert md.index("not in CMS data |") < md.index("| match |")
