@@ -10,6 +10,7 @@ URL or mirror path, archive, member name, size, SHA-256 and retrieval time.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,13 +109,25 @@ def _from_mirror(spec, release, mirror, cache_dir):
     return found
 
 
+CMS_ORIGIN = "https://www.cms.gov"
+
+
+def cms_url(url: str) -> str:
+    """cms.gov URLs, redirected to CMSREF_CMS_BASE_URL when set (a proxy, an internal copy of cms.gov, or the local
+    stand-in server of the fault tests)."""
+    base = os.environ.get("CMSREF_CMS_BASE_URL")
+    if base and url.startswith(CMS_ORIGIN):
+        return base.rstrip("/") + url[len(CMS_ORIGIN):]
+    return url
+
+
 def _from_cms(spec, release, cache_dir, session, progress):
     files = list(release.files)
     if not files:
         files = _discover_zips(release, session)
     found = []
     for f in files:
-        fetched = download(f.url, cache_dir / "downloads", expected_sha256=f.sha256, expect_zip=True,
+        fetched = download(cms_url(f.url), cache_dir / "downloads", expected_sha256=f.sha256, expect_zip=True,
                            session=session, progress=progress, name=f.file_name)
         found += _members_of(spec, fetched.path, f.url, fetched.sha256, fetched.retrieved_at, cache_dir)
     return found
@@ -128,7 +141,7 @@ def _discover_zips(release, session):
         raise DownloadError(f"release {release.label}: the catalog gives neither a zip URL nor a landing page")
     http = session or requests.Session()
     try:
-        resp = http.get(release.landing_page, timeout=(10, 60), headers={"User-Agent": USER_AGENT})
+        resp = http.get(cms_url(release.landing_page), timeout=(10, 60), headers={"User-Agent": USER_AGENT})
     except requests.RequestException as exc:
         raise DownloadError(f"release {release.label}: landing page {release.landing_page} unreachable ({exc}); "
                             f"offline? build from a local mirror with --mirror DIR or CMSREF_MIRROR") from None
