@@ -117,6 +117,25 @@ def _parser() -> argparse.ArgumentParser:
     nt.add_argument("--db", metavar="PATH")
     nt.set_defaults(func=_notes)
 
+    vd = sub.add_parser("vendor", help="vendor coding guides (PDF): reconcile against CMS, or import")
+    vsub = vd.add_subparsers(dest="vendor_command", required=True, metavar="ACTION")
+    vr = vsub.add_parser("reconcile", help="compare every figure of a guide with the CMS data of its year",
+                         description="Exit status: 0 when no figure is a mismatch, 1 when one is (2 with --strict "
+                                     "also when a figure has no CMS data to compare with).")
+    vr.add_argument("pdf", metavar="PDF")
+    vr.add_argument("--year", type=int, help="the guide's year (default: read from its text)")
+    vr.add_argument("--version", metavar="V", help="compare with this data version (default: latest)")
+    vr.add_argument("--db", metavar="PATH")
+    vr.add_argument("--format", choices=["table", "csv", "json", "markdown", "html"], default="table")
+    vr.add_argument("--report", metavar="FILE", help="also write an HTML (or .md) report to FILE")
+    vr.add_argument("--strict", action="store_true", help="fail also on 'not in CMS data'")
+    vr.set_defaults(func=_vendor_reconcile)
+    vi = vsub.add_parser("import", help="publish a guide's figures and checks as a new data version")
+    vi.add_argument("pdf", metavar="PDF")
+    vi.add_argument("--year", type=int, help="the guide's year (default: read from its text)")
+    vi.add_argument("--db", metavar="PATH")
+    vi.set_defaults(func=_vendor_import)
+
     pay = sub.add_parser("payment", help="PFS payment amounts for a code on a date of service")
     pay.add_argument("hcpcs")
     pay.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="date of service")
@@ -196,6 +215,43 @@ def _notes(args) -> int:
         print(release_notes(con, version), end="")
     finally:
         con.close()
+    return 0
+
+
+def _vendor_reconcile(args) -> int:
+    from transform.vendor_guide import extract_guide
+    from warehouse.reconcile import file_sha256, reconcile, render_report
+
+    pdf = Path(args.pdf)
+    extract = extract_guide(pdf, year=args.year)
+    con = _open(args)
+    try:
+        checks = reconcile(con, extract, year=args.year, guide_sha256=file_sha256(pdf))
+    finally:
+        con.close()
+    if args.report:
+        fmt = "markdown" if args.report.endswith(".md") else "html"
+        Path(args.report).write_text(render_report(checks, extract, fmt, year=args.year))
+    if args.format in ("markdown", "html"):
+        print(render_report(checks, extract, args.format, year=args.year))
+    else:
+        cols = ["page", "hcpcs", "field", "guide_raw", "cms_value", "status", "cms_release", "note"]
+        _emit(cols, [tuple(getattr(c, k) for k in cols) for c in checks], args.format)
+    statuses = [c.status for c in checks]
+    if "mismatch" in statuses:
+        print(f"cmsref: {statuses.count('mismatch')} figure(s) of {pdf.name} disagree with CMS", file=sys.stderr)
+        return 1
+    if args.strict and "not in CMS data" in statuses:
+        print(f"cmsref: {statuses.count('not in CMS data')} figure(s) of {pdf.name} have no CMS data to compare with",
+              file=sys.stderr)
+        return 2
+    return 0
+
+
+def _vendor_import(args) -> int:
+    from cmsref.pipeline import import_vendor_guide
+
+    print(import_vendor_guide(Path(args.pdf), year=args.year, db=args.db).message)
     return 0
 
 

@@ -18,13 +18,14 @@ from expectations.runner import write_reports
 from expectations.suites import validate_tables
 from extract.catalog import DatasetSpec, ReleaseSpec, load_dataset
 from extract.fetch import SourceFile, fetch_release, releases_in_mirror
-from transform import aoc, asc, mue, opps, pfs
+from transform import aoc, asc, mue, opps, pfs, vendor
 from transform.pfs import ReleaseTables
 from warehouse.publish import BuiltRelease, PublishResult, connect, publish, published_unchanged
 
 log = logging.getLogger("cmsref.pipeline")
 TRANSFORMS = {"pfs": pfs.transform_release, "mue": mue.transform_release,  # dataset -> its transform
-              "aoc": aoc.transform_release, "asc": asc.transform_release, "opps": opps.transform_release}
+              "aoc": aoc.transform_release, "asc": asc.transform_release, "opps": opps.transform_release,
+              "vendor": vendor.transform_release}
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def default_datasets(mirror: Path | None, periods: list[str] | None = None) -> l
 
     if mirror is None and not periods:
         return ["pfs"]
-    found = [name for name in datasets() if holds(name)]
+    found = [name for name in datasets() if load_dataset(name).in_default_build and holds(name)]
     if not found:
         where = f"the mirror {mirror}" if mirror is not None else "the catalog"
         raise CatalogError(f"{where} holds no release {'of period ' + ', '.join(periods) if periods else ''}; "
@@ -154,3 +155,32 @@ def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirro
         return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
                                                   f"are unchanged")
     return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
+
+
+def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None = None) -> PublishResult:
+    """Publish one guide that is not in the catalog, from a local path, as a release of dataset `vendor`."""
+    import re
+    from datetime import date as _date
+
+    from extract.catalog import ReleaseSpec
+    from extract.download import record_local
+    from extract.fetch import SourceFile
+    from transform.vendor_guide import extract_guide
+
+    pdf = Path(pdf).absolute()
+    db = config.db_path(db)
+    spec = load_dataset("vendor")
+    year = year or extract_guide(pdf).year
+    if not year:
+        raise CatalogError(f"{pdf.name}: no year found in the guide's text; give it with --year")
+    period = re.sub(r"[^a-z0-9]+", "-", pdf.stem.lower()).strip("-")
+    release = ReleaseSpec("vendor", period, _date(year, 1, 1), None, None, None, (), ".")
+    fetched = record_local(pdf, pdf.as_uri())
+    files = [SourceFile("guide", "all", pdf, fetched.url, None, pdf.name, fetched.size, fetched.sha256, None,
+                        fetched.retrieved_at)]
+    if published_unchanged(db, "vendor", period, files):
+        return PublishResult(None, [], [], f"nothing new to publish: {pdf.name} is already published unchanged")
+    tables = transform(spec, release, files)
+    prev, prev_period = previous_rows(db, [], spec, release)
+    built = validate(spec, release, files, tables, prev, prev_period, config.reports_dir())
+    return publish(db, [built], summary=f"vendor:{period}")

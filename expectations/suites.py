@@ -8,7 +8,7 @@ import polars as pl
 
 from expectations import (addon_code_edit, asc_addendum_aa, asc_addendum_bb, asc_excluded, conversion_factor, mue,
                           opps_addendum_b, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap, pfs_rvu,
-                          status_indicator)
+                          status_indicator, vendor_guide_check, vendor_guide_row)
 from expectations.common import SuiteContext
 from expectations.runner import SuiteResult, run_suite
 from warehouse.schema import TABLES
@@ -27,6 +27,8 @@ SUITES = {
     "asc_addendum_bb": asc_addendum_bb.suite,
     "asc_excluded": asc_excluded.suite,
     "status_indicator": status_indicator.suite,
+    "vendor_guide_row": vendor_guide_row.suite,
+    "vendor_guide_check": vendor_guide_check.suite,
 }
 LINEAGE = ("source_sha256", "source_row")
 
@@ -48,6 +50,8 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
             data = conversion_factor.with_curated(data.drop("source_field"), effective_from)
         if name == "addon_code_edit":
             data = addon_code_edit.with_derived(data)
+        if name == "vendor_guide_row":
+            data = vendor_guide_row.with_derived(data)
         partition = TABLES[name].partition
         parts = ([(name, data)] if partition is None else
                  [(f"{name}[{value}]", part) for (value,), part in data.partition_by(partition, as_dict=True).items()])

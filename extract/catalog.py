@@ -59,6 +59,7 @@ class DatasetSpec:
     releases: tuple[ReleaseSpec, ...]
     effective_date_in_name: str | None = None  # regex (month, day, year) for a date in member names
     reference: dict[str, str] | None = None  # kind -> project file (curated, cited) that is a source of every release
+    in_default_build: bool = True  # built when no --dataset is given (vendor guides: no, they need the CMS data first)
 
     def release(self, period: str) -> ReleaseSpec:
         for r in self.releases:
@@ -67,8 +68,11 @@ class DatasetSpec:
         known = ", ".join(r.period for r in self.releases)
         raise CatalogError(f"dataset {self.name!r} has no release {period!r} in the catalog; known: {known}")
 
-    def period_end_after(self, d: date) -> date:
-        """The first day after the period (year or quarter) that contains d."""
+    def period_end_after(self, d: date) -> date | None:
+        """The first day after the period (year or quarter) that contains d; None for "none" (releases of the
+        dataset do not replace one another, e.g. two vendor guides)."""
+        if self.period_end == "none":
+            return None
         if self.period_end == "year":
             return date(d.year + 1, 1, 1)
         if self.period_end == "quarter":
@@ -119,6 +123,7 @@ def load_dataset(name: str) -> DatasetSpec:
             mirror_root=ds["mirror_root"], prefer=tuple(ds["prefer"]), required=tuple(ds["required"]),
             members=dict(ds["members"]), variants=dict(ds.get("variants", {})), releases=tuple(releases),
             effective_date_in_name=ds.get("effective_date_in_name"), reference=dict(ds.get("reference", {})),
+            in_default_build=ds.get("in_default_build", True),
         )
     except (KeyError, TypeError) as exc:
         raise CatalogError(f"catalog {path} is incomplete: missing {exc}") from None

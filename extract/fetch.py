@@ -102,7 +102,12 @@ def _from_mirror(spec, release, mirror, cache_dir):
             found += _members_of(spec, z, fetched.url, fetched.sha256, fetched.retrieved_at, cache_dir)
         return found
     found = []
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    loose = sorted(p for p in folder.iterdir() if p.is_file())
+    if any(p.name in named for p in loose):
+        # the catalog names this release's files and they are here: the folder's other files belong to other
+        # releases (vendor guides share one folder)
+        loose = [p for p in loose if p.name in named]
+    for path in loose:
         if spec.kind_of(path.name):
             fetched = record_local(path, path.resolve().as_uri())
             found.append(_source(spec, path, fetched.url, None, path.name, fetched.sha256, None, fetched))

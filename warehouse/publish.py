@@ -294,6 +294,9 @@ def _windows(con, chosen) -> list[list]:
             spec = load_dataset(dataset)
             items.sort()
             for i, (eff_from, rid, period, stated_to, n) in enumerate(items):
+                if spec.period_end == "none":  # releases coexist (vendor guides): open windows
+                    rows.append([table, rid, dataset, period, eff_from, None, n])
+                    continue
                 ends = [spec.period_end_after(eff_from)]
                 if stated_to:
                     ends.append(stated_to)

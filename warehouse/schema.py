@@ -191,6 +191,35 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         Col("code", "VARCHAR", "the indicator, e.g. A, N, J1, N1"),
         Col("definition", "VARCHAR", "its definition, as CMS words it (or as the cited curated file has it)"),
     )),
+    Table("vendor_guide_row", "vendor", "guide x code x field x page x value",
+          "Figures read from a device maker's coding guide (PDF): one row per code, field, page and value.",
+          ("hcpcs", "field", "page", "value"), (
+        Col("guide", "VARCHAR", "the guide's file name"),
+        Col("guide_year", "INTEGER", "the year the guide states (or that was given on import)"),
+        Col("guide_conversion_factor", "DECIMAL(9,4)", "the conversion factor the guide states, if any"),
+        Col("page", "INTEGER", "1-based page the figure is printed on"),
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code ('+' add-on marker and footnote marks removed)"),
+        Col("add_on", "BOOLEAN", "the guide prints the code as an add-on code ('+')"),
+        Col("field", "VARCHAR", "work_rvu, total_rvu_facility, total_rvu_non_facility, payment_facility, "
+                                "payment_non_facility, asc_payment, asc_payment_indicator, opps_payment, "
+                                "opps_status_indicator, mue or not_reported_with"),
+        Col("value", "VARCHAR", "the figure, normalised (927, 1026.07, N1)"),
+        Col("raw", "VARCHAR", "the text as printed ($1,026.07*)"),
+    )),
+    Table("vendor_guide_check", "vendor", "guide x code x field x page x value",
+          "Each figure of a guide compared with cmsref's CMS data of the guide's year (at import time).",
+          ("hcpcs", "field", "page", "guide_value"), (
+        Col("guide", "VARCHAR", "the guide's file name"),
+        Col("page", "INTEGER", "page of the figure"),
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
+        Col("field", "VARCHAR", "the figure (see vendor_guide_row.field)"),
+        Col("guide_value", "VARCHAR", "the guide's figure, normalised"),
+        Col("guide_raw", "VARCHAR", "the guide's figure as printed"),
+        Col("cms_value", "VARCHAR", "the CMS figure it was compared with (NULL when there is none)"),
+        Col("status", "VARCHAR", "match, mismatch, not in CMS data or not comparable"),
+        Col("cms_release", "VARCHAR", "the CMS release compared with, e.g. pfs/2024B/r1"),
+        Col("note", "VARCHAR", "why, e.g. 'guide rounds to whole dollars; CMS 927.06 rounds to 927'"),
+    )),
     Table("addon_code_edit", "aoc", "release x add-on code x primary code",
           "NCCI add-on code (AOC) edits: which primary codes an add-on code may be billed with. Type 1: only the "
           "listed primaries; type 2: no list, the contractor defines the primaries; type 3: the listed primaries "
