@@ -78,6 +78,40 @@ def select_releases(datasets: list[str], periods: list[str], mirror: Path | None
     return chosen
 
 
+def missing_releases(datasets: list[str] | None, mirror: Path | None, db: Path | None = None,
+                     today: date | None = None, year: int | None = None) -> list[tuple[str, str]]:
+    """(dataset, period) of the catalogued releases that are available but not in the latest data version:
+    from a mirror, those it holds; online, those that have taken effect (or will within 45 days: CMS posts
+    ahead). Vendor guides come last: they are checked against the CMS data."""
+    from datetime import timedelta
+
+    from extract.catalog import datasets as all_datasets
+
+    today = today or date.today()
+    db = config.db_path(db)
+    published = set()
+    if db.exists():
+        con = connect(db, read_only=True)
+        try:
+            published = {(d, p) for d, p in con.execute(
+                "SELECT dataset, period FROM releases WHERE in_latest").fetchall()}
+        finally:
+            con.close()
+    names = datasets or all_datasets()
+    names = sorted(names, key=lambda n: not load_dataset(n).in_default_build)  # vendor last
+    missing = []
+    for name in names:
+        spec = load_dataset(name)
+        if mirror is not None:
+            available = releases_in_mirror(spec, mirror)
+        else:
+            available = [r for r in spec.releases if r.effective_from <= today + timedelta(days=45)
+                         and (r.files or r.landing_page)]
+        missing += [(name, r.period) for r in available
+                    if (name, r.period) not in published and (year is None or r.effective_from.year == year)]
+    return missing
+
+
 def extract(spec: DatasetSpec, release: ReleaseSpec, mirror: Path | None) -> list[SourceFile]:
     return fetch_release(spec, release, cache_dir=config.cache_dir(), mirror=mirror)
 

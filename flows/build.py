@@ -82,7 +82,24 @@ def publish_task(db: Path, built):
     return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
 
 
-@flow(name="cmsref-build", log_prints=True)
+def _notify_failure(flow, flow_run, state) -> None:
+    """A failed refresh leaves `latest` where it was; say so in the log, and through a Prefect notification block
+    when CMSREF_NOTIFY_BLOCK names one (e.g. a Slack or email block created with `prefect block register`)."""
+    import logging
+
+    message = f"cmsref refresh FAILED ({flow_run.name}): {state.message}. The warehouse is unchanged."
+    logging.getLogger("cmsref.flows").error(message)
+    block = os.environ.get("CMSREF_NOTIFY_BLOCK")
+    if block:
+        try:
+            from prefect.blocks.core import Block
+
+            Block.load(block).notify(message)
+        except Exception as exc:  # a broken notifier must not hide the failure it reports
+            logging.getLogger("cmsref.flows").error("notification block %s failed: %s", block, exc)
+
+
+@flow(name="cmsref-build", log_prints=True, on_failure=[_notify_failure])
 def build_flow(datasets: list[str] | None = None, periods: list[str] | None = None, mirror: str | None = None,
                db: str | None = None):
     db_path = config.db_path(db)
@@ -103,6 +120,28 @@ def build_flow(datasets: list[str] | None = None, periods: list[str] | None = No
         return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
                                                   f"are unchanged")
     return publish_task(db_path, built)
+
+
+@flow(name="cmsref-refresh", log_prints=True, on_failure=[_notify_failure])
+def refresh_flow(datasets: list[str] | None = None, mirror: str | None = None, db: str | None = None,
+                 year: int | None = None):
+    """Check the catalog against what is published and build what is missing (of `year` only, if given):
+    the quarterly refresh, and with `year` the annual build of a new year. CMS datasets first, then vendor guides,
+    each dataset group published as its own data version."""
+    mirror_path = config.mirror(mirror)
+    missing = pipeline.missing_releases(datasets, mirror_path, config.db_path(db), year=year)
+    if not missing:
+        print("cmsref: every available catalogued release is published; nothing to do")
+        return []
+    print(f"cmsref: building {', '.join(f'{d}:{p}' for d, p in missing)}")
+    results = []
+    cms = [(d, p) for d, p in missing if load_dataset(d).in_default_build]
+    guides = [(d, p) for d, p in missing if not load_dataset(d).in_default_build]
+    for group in (cms, guides):
+        for dataset in dict.fromkeys(d for d, _ in group):
+            periods = [p for d, p in group if d == dataset]
+            results.append(build_flow([dataset], periods, mirror=mirror, db=db))
+    return results
 
 
 def run_build_flow(datasets, periods=None, *, mirror=None, db=None):

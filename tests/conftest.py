@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CMSREF_SHARED", ROOT.parent / "shared"))
 MIRROR = SHARED / "cms-mirror"
 PFS = MIRROR / "pfs_rvu"
+
+# Prefect reads its settings when first imported: tests use an ephemeral server whose state lives inside the
+# project's data folder (gitignored) and a result store of this test session only, so cached transforms from
+# earlier sessions do not leak in. A PREFECT_API_URL of the developer's own server is ignored.
+os.environ.pop("PREFECT_API_URL", None)
+os.environ["PREFECT_HOME"] = str(ROOT / "data" / "prefect-test")
+os.environ["PREFECT_LOCAL_STORAGE_PATH"] = tempfile.mkdtemp(prefix="cmsref-prefect-results-")
+os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"  # else log lines are shipped to a server being stopped
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,23 +3,16 @@
 Slow on a fresh machine: the first start of Prefect's local server migrates its database (~20 s on 2 cores).
 """
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PFS, ROOT, snapshot
+from tests.conftest import PFS, snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.prefect]
 
-# Prefect reads its settings when imported: a state folder inside the project's data folder (gitignored) and
-# a result store of this test session only, so cached transforms from earlier sessions do not leak in.
-os.environ.pop("PREFECT_API_URL", None)
-os.environ["PREFECT_HOME"] = str(ROOT / "data" / "prefect-test")
-os.environ["PREFECT_LOCAL_STORAGE_PATH"] = tempfile.mkdtemp(prefix="cmsref-prefect-results-")
-
+# Prefect's settings for tests are set in tests/conftest.py, before anything imports it.
 
 @pytest.fixture(scope="module")
 def flows():
@@ -28,13 +21,15 @@ def flows():
     return build
 
 
-def mirror_with_24c(tmp_path, change: bytes | None = None):
+def mirror_with_24c(tmp_path, change: bytes | None = None, unique: bool = False):
     folder = tmp_path / "mirror" / "pfs_rvu" / "RVU24C"
     folder.mkdir(parents=True)
     shutil.copy(PFS / "RVU24C/PPRRVU24_JUL.csv", folder)
+    path = folder / "PPRRVU24_JUL.csv"
     if change:
-        path = folder / "PPRRVU24_JUL.csv"
         path.write_bytes(path.read_bytes().replace(b"37252,,Intrvasc us noncoronary 1st,A,,1.80", change))
+    if unique:  # a trailing blank line: the same table from bytes (a SHA-256) no other test uses, so the
+        path.write_bytes(path.read_bytes() + b"\r\n")  # session's Prefect result cache cannot already hold it
     return tmp_path / "mirror"
 
 
@@ -50,7 +45,7 @@ def transform_states(flow_run_id):
 
 
 def test_flow_builds_publishes_and_reuses_cached_transform(flows, tmp_path, monkeypatch):
-    mirror = mirror_with_24c(tmp_path)
+    mirror = mirror_with_24c(tmp_path, unique=True)
     monkeypatch.setenv("CMSREF_HOME", str(tmp_path / "a"))
     state = flows.build_flow(["pfs"], ["2024C"], mirror=str(mirror), return_state=True)
     result = state.result()
