@@ -35,6 +35,42 @@ view has a table macro `<view>_on(date_of_service)` that returns the rows in eff
 """
 
 
+# Example queries for the common questions. tests/integration/test_docs_examples.py runs every one of them
+# against a warehouse built from the mirror, so they cannot drift from the schema.
+EXAMPLES = [
+    ("The payment for a code in a locality on a date of service",
+     "SELECT setting, amount, work_gpci, pe_gpci, mp_gpci, conversion_factor\n"
+     "FROM pfs_payment_on('2024-06-01')\n"
+     "WHERE hcpcs = '37252' AND modifier = '' AND mac = '01182' AND locality = '18';"),
+    ("National payment, and the release it comes from",
+     "SELECT period, setting, amount FROM pfs_payment_on('2024-06-01')\n"
+     "WHERE hcpcs = '37252' AND modifier = '' AND is_national;"),
+    ("What changed between two quarters (RVUs of codes in both)",
+     "SELECT b.hcpcs, b.modifier, a.non_facility_pe_rvu AS pe_before, b.non_facility_pe_rvu AS pe_after\n"
+     "FROM pfs_rvu a JOIN pfs_rvu b USING (hcpcs, modifier)\n"
+     "WHERE a.period = '2024B' AND b.period = '2025D' AND a.non_facility_pe_rvu <> b.non_facility_pe_rvu\n"
+     "ORDER BY abs(b.non_facility_pe_rvu - a.non_facility_pe_rvu) DESC LIMIT 20;"),
+    ("Which codes are packaged (no separate payment) in OPPS and in an ASC",
+     "SELECT hcpcs, short_descriptor, status_indicator FROM opps_addendum_b_on('2025-02-01')\n"
+     "WHERE status_indicator IN ('N', 'Q1', 'Q2', 'Q3', 'Q4')\nUNION ALL\n"
+     "SELECT hcpcs, short_descriptor, payment_indicator FROM asc_addendum_aa_on('2020-02-15')\n"
+     "WHERE payment_indicator = 'N1';"),
+    ("Which MUEs dropped from one quarter to the next",
+     "SELECT a.service_type, a.hcpcs, a.mue_value AS before, b.mue_value AS after\n"
+     "FROM mue a JOIN mue b USING (service_type, hcpcs)\n"
+     "WHERE a.period = '2026Q1' AND b.period = '2026Q2' AND b.mue_value < a.mue_value;"),
+    ("A code side by side in every setting, with definitions",
+     "SELECT setting, period, indicator, definition, apc, payment_rate, status\n"
+     "FROM code_status('37252', DATE '2020-02-15');"),
+    ("Scrub claim lines against the MUEs (lines: a table you create)",
+     "CREATE TEMP TABLE lines AS SELECT * FROM (VALUES ('37253', 6, DATE '2026-05-01', 'practitioner'))\n"
+     "  t(hcpcs, units, date_of_service, service_type);\n"
+     "SELECT hcpcs, units_compared, mue_value, mai_label, exceeds, status FROM mue_check('lines');"),
+    ("Pin a data version from plain SQL",
+     "SELECT hcpcs, work_rvu FROM pfs_rvu_at('2026.2', DATE '2024-06-01') WHERE hcpcs = '37252';"),
+]
+
+
 def schema_markdown() -> str:
     con = duckdb.connect()
     ensure_schema(con)
@@ -53,6 +89,9 @@ def schema_markdown() -> str:
                 "AND table_name = ? ORDER BY column_index", [name]).fetchall():
             out.append(f"| `{col}` | {typ} | {(comment or '').replace('|', '/')} |")
     con.close()
+    out.append("\n## Example queries\n")
+    for title, sql in EXAMPLES:
+        out.append(f"{title}:\n\n```sql\n{sql}\n```\n")
     out.append("\n## Query helpers (table macros)\n")
     for name, doc in HELPER_DOCS.items():
         out.append(f"- `{name}`: {doc}")
