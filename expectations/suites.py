@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 
 from expectations import (addon_code_edit, asc_addendum_aa, asc_addendum_bb, asc_excluded, conversion_factor, mue,
-                          opps_addendum_b, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap, pfs_rvu,
+                          opps_addendum_a, opps_addendum_b, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap, pfs_rvu,
                           status_indicator, vendor_guide_check, vendor_guide_row)
 from expectations.common import SuiteContext
 from expectations.runner import SuiteResult, run_suite
@@ -22,6 +22,7 @@ SUITES = {
     "conversion_factor": conversion_factor.suite,
     "mue": mue.suite,
     "addon_code_edit": addon_code_edit.suite,
+    "opps_addendum_a": opps_addendum_a.suite,
     "opps_addendum_b": opps_addendum_b.suite,
     "asc_addendum_aa": asc_addendum_aa.suite,
     "asc_addendum_bb": asc_addendum_bb.suite,

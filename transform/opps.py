@@ -20,14 +20,18 @@ def parse_addendum_b(path: Path, year: int) -> pl.DataFrame:
 
 
 def transform_release(spec, release, files):
-    """Addendum B as opps_addendum_b; the curated Addendum D1 definitions as status_indicator rows (opps_si)."""
+    """Addendum B (and A) as opps_addendum_b (and opps_addendum_a); the curated Addendum D1 definitions as
+    status_indicator rows (opps_si)."""
     from transform.pfs import ReleaseTables
     from transform.tables import conform, curated_definitions, split_reference
 
     files, reference = split_reference(files)
-    (src,) = files  # `required = ["addendum_b"]`
-    parsed = parse_file(src.path, load_layouts(LAYOUT_FAMILY)["addendum_b"], release.year)
-    tables = {"opps_addendum_b": conform(parsed.frame, "opps_addendum_b", src.sha256)}
+    layouts = load_layouts(LAYOUT_FAMILY)
+    tables, notes = {}, []
+    for src in files:  # Addendum B (required) and, where the release has it, Addendum A
+        parsed = parse_file(src.path, layouts[src.kind], release.year)
+        tables[layouts[src.kind].table] = conform(parsed.frame, layouts[src.kind].table, src.sha256)
+        notes += parsed.notes
     if "status_definitions" in reference:
         tables["status_indicator"] = curated_definitions(reference["status_definitions"], "opps_si")
-    return ReleaseTables(tables=tables, notes=parsed.notes)
+    return ReleaseTables(tables=tables, notes=notes)

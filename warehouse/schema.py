@@ -156,6 +156,17 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         Col("pass_through_expiration", "VARCHAR", "pass-through expiration, as printed"),
         Col("change_flag", "VARCHAR", "'*' where the row changed since the previous quarter"),
     )),
+    Table("opps_addendum_a", "opps", "release x APC",
+          "OPPS Addendum A: every ambulatory payment classification (APC) with its group title, status indicator, "
+          "relative weight, payment rate and copayments.", ("apc",), (
+        Col("apc", "VARCHAR", "ambulatory payment classification, 4 characters with leading zeros"),
+        Col("group_title", "VARCHAR", "APC group title"),
+        Col("status_indicator", "VARCHAR", "OPPS status indicator of the APC; see status_indicator"),
+        Col("relative_weight", "DECIMAL(12,4)", "APC relative weight"),
+        Col("payment_rate", _MONEY, "national unadjusted payment rate, dollars"),
+        Col("national_unadjusted_copayment", _MONEY, "national unadjusted copayment, dollars"),
+        Col("minimum_unadjusted_copayment", _MONEY, "minimum unadjusted copayment, dollars"),
+    )),
     Table("asc_addendum_aa", "asc", "release x HCPCS",
           "ASC Addendum AA: covered surgical procedures with their payment indicator, weight and rate.", ("hcpcs",), (
         Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),

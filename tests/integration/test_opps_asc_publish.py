@@ -15,9 +15,17 @@ IVUS = (["37252", "Intrvasc us noncoronary 1st", "N", "", "", "", "", "", "", ""
         ["37252", "Intrvasc us noncoronary 1st", "N"])
 
 
+ADDENDUM_A = [["Addendum A.-Final OPPS APCs for CY 2025 (generated test file)"], [],
+              ["APC", "Group Title", "SI", "Relative Weight", "Payment Rate", "National Unadjusted Copayment",
+               "Minimum Unadjusted Copayment"],
+              ["0412", "Level 2 Immunizations", "S", "0.6187", "$55.68", ".", "$11.14"],
+              ["5194", "Level 4 Endovascular Procedures", "J1", "159.2513", "$14,331.98", ".", "$2,866.40"]]
+
+
 def opps_mirror(root, period="2025-01", rows=(*ROWS, IVUS), header=HEADER, fmt="csv"):
     folder = root / "opps_addendum_b" / period
     folder.mkdir(parents=True, exist_ok=True)
+    write_csv(folder / "january_2025_addendum_a.csv", ADDENDUM_A)
     if fmt == "csv":
         write_csv(folder / "january_2025_addendum_b.csv", TITLE + [header] + [r[0] for r in rows])
     else:
@@ -72,6 +80,11 @@ def test_opps_values_and_side_by_side(db):
     assert rows["asc_pi"][3].startswith("no data")  # no 2025 ASC release is loaded: never the 2020 values
     rows = {r[0]: r for r in q(db, "SELECT setting, indicator, status FROM code_status('37252', '2020-02-15')")}
     assert rows["asc_pi"][1:] == ("N1", "found") and rows["opps_si"][2].startswith("no data")
+
+
+def test_addendum_a(db):
+    assert q(db, "SELECT apc, group_title, status_indicator, payment_rate::VARCHAR FROM opps_addendum_a ORDER BY apc") == [
+        ("0412", "Level 2 Immunizations", "S", "55.68"), ("5194", "Level 4 Endovascular Procedures", "J1", "14331.98")]
 
 
 def test_csv_and_xlsx_addendum_b_publish_the_same_rows(tmp_path, monkeypatch):
