@@ -14,8 +14,6 @@ from pathlib import Path
 
 from cmsref import config
 from cmsref.errors import CatalogError
-from expectations.runner import write_reports
-from expectations.suites import validate_tables
 from extract.catalog import DatasetSpec, ReleaseSpec, load_dataset
 from extract.fetch import SourceFile, fetch_release, releases_in_mirror
 from transform import aoc, asc, mue, opps, pfs, vendor
@@ -123,6 +121,9 @@ def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) 
 def validate(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], tables: ReleaseTables,
              previous: dict[str, int] | None, previous_period: str | None, report_root: Path) -> BuiltRelease:
     """Run every table's suite, keep the JSON + HTML report, and stop (ValidationError) on any failure."""
+    from expectations.runner import write_reports  # Great Expectations takes ~3 s to import: only when validating
+    from expectations.suites import validate_tables
+
     results = validate_tables(tables.tables, dataset=spec.name, period=release.period,
                               effective_from=release.effective_from, previous_rows=previous,
                               previous_period=previous_period)

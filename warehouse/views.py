@@ -36,40 +36,35 @@ def payment_sql(version_sql: str) -> str:
     gpci = table_sql(TABLES["pfs_gpci"], version_sql)
     cf = table_sql(TABLES["conversion_factor"], version_sql)
     return f"""
-WITH rvu AS ({rvu}),
-cf AS (SELECT * FROM ({cf}) WHERE kind = 'physician'),
-loc AS (
-  SELECT release_id AS gpci_release_id, effective_from, effective_to, mac, locality, locality_name,
-         false AS is_national, work_gpci, pe_gpci, mp_gpci,
-         source_sha256 AS gpci_source_sha256, source_row AS gpci_source_row
-  FROM ({gpci})
-  UNION ALL
-  SELECT NULL, NULL, NULL, NULL, NULL, 'NATIONAL', true, 1.000::DECIMAL(6,3), 1.000::DECIMAL(6,3),
-         1.000::DECIMAL(6,3), NULL, NULL
-),
-priced AS (
-  SELECT r.release_id, r.period,
-         CASE WHEN l.is_national THEN r.effective_from ELSE greatest(r.effective_from, l.effective_from) END
-           AS effective_from,
-         CASE WHEN l.is_national THEN r.effective_to ELSE least(r.effective_to, l.effective_to) END AS effective_to,
-         r.hcpcs, r.modifier, r.status_code, l.mac, l.locality, l.locality_name, l.is_national,
-         s.setting, c.variant AS cf_variant,
-         r.work_rvu,
-         CASE s.setting WHEN 'facility' THEN r.facility_pe_rvu ELSE r.non_facility_pe_rvu END AS pe_rvu,
-         r.mp_rvu, l.work_gpci, l.pe_gpci, l.mp_gpci, c.conversion_factor,
-         r.source_sha256 AS rvu_source_sha256, r.source_row AS rvu_source_row,
-         l.gpci_release_id, l.gpci_source_sha256, l.gpci_source_row
+WITH rvu AS (SELECT r.*, c.variant AS cf_variant, c.conversion_factor AS cf
+             FROM ({rvu}) r JOIN ({cf}) c ON c.release_id = r.release_id AND c.kind = 'physician'),
+gpci AS ({gpci}),
+located AS (
+  -- national rows: all GPCIs 1
+  SELECT r.*, r.effective_from AS eff_from, r.effective_to AS eff_to, NULL::VARCHAR AS mac,
+         NULL::VARCHAR AS locality, 'NATIONAL' AS locality_name, true AS is_national, 1.000::DECIMAL(6,3) AS work_gpci,
+         1.000::DECIMAL(6,3) AS pe_gpci, 1.000::DECIMAL(6,3) AS mp_gpci, NULL::VARCHAR AS gpci_release_id,
+         NULL::VARCHAR AS gpci_source_sha256, NULL::BIGINT AS gpci_source_row
   FROM rvu r
-  JOIN cf c ON c.release_id = r.release_id
-  JOIN loc l ON l.is_national OR (l.effective_from < r.effective_to AND r.effective_from < l.effective_to)
-  CROSS JOIN (VALUES ('facility'), ('non_facility')) s(setting)
+  UNION ALL
+  -- locality rows: the GPCI rows whose window overlaps the RVU row's. PFS windows never cross a calendar year,
+  -- so the equal year lets DuckDB hash-join instead of comparing every pair
+  SELECT r.*, greatest(r.effective_from, g.effective_from), least(r.effective_to, g.effective_to), g.mac,
+         g.locality, g.locality_name, false, g.work_gpci, g.pe_gpci, g.mp_gpci, g.release_id, g.source_sha256,
+         g.source_row
+  FROM rvu r JOIN gpci g ON year(g.effective_from) = year(r.effective_from)
+   AND g.effective_from < r.effective_to AND r.effective_from < g.effective_to),
+priced AS (
+  SELECT l.*, s.setting,
+         CASE s.setting WHEN 'facility' THEN l.facility_pe_rvu ELSE l.non_facility_pe_rvu END AS pe_rvu
+  FROM located l CROSS JOIN (VALUES ('facility'), ('non_facility')) s(setting)
 )
-SELECT release_id, period, effective_from, effective_to, hcpcs, modifier, status_code, mac, locality,
-       locality_name, is_national, setting, cf_variant, work_rvu, pe_rvu, mp_rvu, work_gpci, pe_gpci, mp_gpci,
-       conversion_factor,
-       ROUND((work_rvu * work_gpci + pe_rvu * pe_gpci + mp_rvu * mp_gpci) * conversion_factor, 2)::DECIMAL(12,2)
-         AS amount,
-       rvu_source_sha256, rvu_source_row, gpci_release_id, gpci_source_sha256, gpci_source_row
+SELECT release_id, period, eff_from AS effective_from, eff_to AS effective_to, hcpcs, modifier, status_code, mac,
+       locality, locality_name, is_national, setting, cf_variant, work_rvu, pe_rvu, mp_rvu, work_gpci, pe_gpci,
+       mp_gpci, cf AS conversion_factor,
+       ROUND((work_rvu * work_gpci + pe_rvu * pe_gpci + mp_rvu * mp_gpci) * cf, 2)::DECIMAL(12,2) AS amount,
+       source_sha256 AS rvu_source_sha256, source_row AS rvu_source_row, gpci_release_id, gpci_source_sha256,
+       gpci_source_row
 FROM priced"""
 
 
