@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,28 @@ def home(tmp_path, monkeypatch):
     monkeypatch.delenv("CMSREF_DB", raising=False)
     monkeypatch.delenv("CMSREF_MIRROR", raising=False)
     return tmp_path / "data"
+
+
+@contextmanager
+def cmsref_home(path: Path):
+    """CMSREF_HOME set to `path` while a module-scoped fixture builds and yields (monkeypatch is per test)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CMSREF_HOME", str(path))
+    try:
+        yield Path(path)
+    finally:
+        mp.undo()
+
+
+def query(db: Path, sql: str, params=None) -> list:
+    """Rows of one query on a warehouse file, opened read-only and closed again."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
 
 
 def snapshot(db: Path) -> dict:

@@ -4,7 +4,7 @@ import duckdb
 import pytest
 
 from cmsref import config, pipeline
-from tests.conftest import MIRROR
+from tests.conftest import MIRROR, cmsref_home
 from warehouse.docs import EXAMPLES
 
 pytestmark = pytest.mark.integration
@@ -12,14 +12,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory):
-    home = tmp_path_factory.mktemp("docs")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(home))
-    assert pipeline.build(None, mirror=MIRROR).data_version == "2026.2"
-    c = duckdb.connect(str(config.db_path()), read_only=True)
-    yield c
-    c.close()
-    mp.undo()
+    with cmsref_home(tmp_path_factory.mktemp("docs")):
+        assert pipeline.build(None, mirror=MIRROR).data_version == "2026.2"
+        c = duckdb.connect(str(config.db_path()), read_only=True)
+        yield c
+        c.close()
 
 
 @pytest.mark.parametrize("title, sql", EXAMPLES, ids=[t for t, _ in EXAMPLES])

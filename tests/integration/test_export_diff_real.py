@@ -9,7 +9,7 @@ import pytest
 
 from cmsref import config, pipeline
 from cmsref.cli import main
-from tests.conftest import MIRROR, PFS
+from tests.conftest import MIRROR, PFS, cmsref_home
 from warehouse.api import open_version
 from warehouse.diff import diff
 
@@ -18,13 +18,10 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    home = tmp_path_factory.mktemp("export-diff")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(home))
-    pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
-    pipeline.build(["pfs"], ["2025D"], mirror=MIRROR)
-    yield config.db_path()
-    mp.undo()
+    with cmsref_home(tmp_path_factory.mktemp("export-diff")):
+        pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
+        pipeline.build(["pfs"], ["2025D"], mirror=MIRROR)
+        yield config.db_path()
 
 
 def pprrvu_keys(path):

@@ -8,7 +8,7 @@ import pytest
 
 from cmsref import config, pipeline
 from cmsref.cli import main
-from tests.conftest import MIRROR, snapshot
+from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
 from transform.layout import load_layouts, parse_file
 
 pytestmark = pytest.mark.integration
@@ -17,21 +17,9 @@ REAL = MIRROR / "mue/2026Q2/MCR_MUE_PractitionerServices_Eff_04-01-2026"
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    home = tmp_path_factory.mktemp("mue")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(home))
-    result = pipeline.build(["mue"], mirror=MIRROR)
-    assert result.data_version == "2026.2"
-    yield config.db_path()
-    mp.undo()
-
-
-def q(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    with cmsref_home(tmp_path_factory.mktemp("mue")):
+        assert pipeline.build(["mue"], mirror=MIRROR).data_version == "2026.2"
+        yield config.db_path()
 
 
 def test_rows_unique_codes_and_mai_counts(db):

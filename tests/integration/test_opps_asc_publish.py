@@ -2,12 +2,11 @@
 
 import shutil
 
-import duckdb
 import pytest
 
 from cmsref import config, pipeline
 from cmsref.errors import ParseError, ValidationError
-from tests.conftest import MIRROR, snapshot
+from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
 from tests.unit.test_opps_parse import HEADER, ROWS, TITLE, write_csv, write_xlsx
 
 pytestmark = pytest.mark.integration
@@ -38,20 +37,9 @@ def db(tmp_path_factory):
     home = tmp_path_factory.mktemp("opps-asc")
     mirror = opps_mirror(home / "mirror")
     shutil.copytree(MIRROR / "asc_addenda", mirror / "asc_addenda")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(home / "data"))
-    result = pipeline.build(["opps", "asc"], mirror=mirror)
-    assert result.data_version == "2025.1"
-    yield config.db_path()
-    mp.undo()
-
-
-def q(db, sql):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+    with cmsref_home(home / "data"):
+        assert pipeline.build(["opps", "asc"], mirror=mirror).data_version == "2025.1"
+        yield config.db_path()
 
 
 def test_asc_counts_per_quarter(db):

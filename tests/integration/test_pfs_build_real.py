@@ -2,31 +2,19 @@
 
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from cmsref import config, pipeline
-from tests.conftest import MIRROR, snapshot
+from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    home = tmp_path_factory.mktemp("whole-mirror")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(home))
-    result = pipeline.build(["pfs"], mirror=MIRROR)
-    yield config.db_path(), result
-    mp.undo()
-
-
-def q(db, sql, params=None):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+    with cmsref_home(tmp_path_factory.mktemp("whole-mirror")):
+        result = pipeline.build(["pfs"], mirror=MIRROR)
+        yield config.db_path(), result
 
 
 def test_first_build_publishes_one_version_with_every_mirrored_release(warehouse):

@@ -7,7 +7,7 @@ from reportlab.platypus import Paragraph
 
 from cmsref import config, pipeline
 from cmsref.cli import main
-from tests.conftest import MIRROR, SHARED, snapshot
+from tests.conftest import MIRROR, SHARED, cmsref_home, snapshot
 from tests.unit.test_vendor_guide_extract import STYLE, grid, ruled_pdf, row_text, text_pdf, two_row_header_table
 
 pytestmark = pytest.mark.integration
@@ -16,12 +16,9 @@ GUIDES = SHARED / "vendor-guides"
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    home = tmp_path_factory.mktemp("vendor")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(home))
-    pipeline.build(["pfs", "mue"], mirror=MIRROR)
-    yield config.db_path()
-    mp.undo()
+    with cmsref_home(tmp_path_factory.mktemp("vendor")):
+        pipeline.build(["pfs", "mue"], mirror=MIRROR)
+        yield config.db_path()
 
 
 def run(capsys, *args):
