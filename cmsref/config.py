@@ -26,3 +26,11 @@ def cache_dir() -> Path:
 
 def reports_dir() -> Path:
     return home() / "reports"
+
+
+def http_settings() -> dict:
+    """Downloader settings: CMSREF_HTTP_TIMEOUT (read timeout, seconds; default 60), CMSREF_HTTP_RETRIES (extra
+    attempts on 5xx, resets, timeouts; default 4) and CMSREF_HTTP_BACKOFF (first wait, doubled each retry; default 1)."""
+    return {"timeout": (10.0, float(os.environ.get("CMSREF_HTTP_TIMEOUT", 60))),
+            "retries": int(os.environ.get("CMSREF_HTTP_RETRIES", 4)),
+            "backoff": float(os.environ.get("CMSREF_HTTP_BACKOFF", 1.0))}

@@ -8,7 +8,14 @@ class CmsrefError(Exception):
 
 
 class DownloadError(CmsrefError):
-    """A source file could not be fetched, or what came back is not what was expected."""
+    """A source file could not be fetched, or what came back is not what was expected.
+
+    `transient` is true when trying again later may succeed (the server kept failing with 5xx, timeouts or
+    resets); false for what will not change by waiting (404, a license page, a SHA-256 mismatch)."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 class ArchiveError(CmsrefError):

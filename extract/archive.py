@@ -207,8 +207,14 @@ def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, zip_p
 def _move_into_place(tmp_root: Path, dest: Path) -> None:
     """Move the fully extracted tree into dest."""
     if not dest.exists():
-        os.replace(tmp_root, dest)  # one atomic rename
-        return
+        try:
+            os.replace(tmp_root, dest)  # one atomic rename
+            return
+        except OSError:
+            if not dest.is_dir():
+                raise
+            # another process extracted into dest between the check and the rename (two builds of the same
+            # zip into one cache): fall through and move file by file, which is idempotent
     # dest exists (e.g. a re-run): move file by file, leaving unrelated files alone.
     for src in sorted(p for p in tmp_root.rglob("*") if p.is_file()):
         target = dest / src.relative_to(tmp_root)

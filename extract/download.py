@@ -147,7 +147,8 @@ def download(
             return _store(tmp_path, url, cache_dir, file_name, sha, size, expected)
         raise DownloadError(
             f"giving up on {url} after {attempts} attempt{'s' if attempts != 1 else ''}; "
-            f"last error: {last_cause}"
+            f"last error: {last_cause}",
+            transient=True,
         )
     finally:
         if own_session:
@@ -264,7 +265,8 @@ def _check_zip_head(head: bytes, content_type: str, url: str) -> None:
             f"an HTML page was served where a zip was expected from {url}"
             + (f" (page title: {title!r})" if title else "")
             + "; this is probably a license/click-through page (CMS shows an AMA license "
-            "page before some files): accept it in a browser and download the file manually"
+            "page before some files): accept it in a browser, download the file, put it in a local mirror folder "
+            "(e.g. MIRROR/pfs_rvu/RVU24B/) and build with --mirror MIRROR"
         )
     raise DownloadError(
         f"the body from {url} is not a zip archive (starts with {head[:8]!r}, "

@@ -22,7 +22,8 @@ import requests
 from cmsref.errors import DownloadError
 from extract.archive import list_members, safe_extract
 from extract.catalog import DatasetSpec, ReleaseSpec
-from extract.download import USER_AGENT, download, record_local, sha256_file
+from cmsref.config import http_settings
+from extract.download import download, record_local, sha256_file
 
 log = logging.getLogger("cmsref.extract")
 
@@ -129,31 +130,31 @@ def cms_url(url: str) -> str:
 def _from_cms(spec, release, cache_dir, session, progress):
     files = list(release.files)
     if not files:
-        files = _discover_zips(release, session)
+        files = _discover_zips(release, session, cache_dir)
     found = []
     for f in files:
         fetched = download(cms_url(f.url), cache_dir / "downloads", expected_sha256=f.sha256, expect_zip=True,
-                           session=session, progress=progress, name=f.file_name)
+                           session=session, progress=progress, name=f.file_name, **http_settings())
         found += _members_of(spec, fetched.path, f.url, fetched.sha256, fetched.retrieved_at, cache_dir)
     return found
 
 
-def _discover_zips(release, session):
+def _discover_zips(release, session, cache_dir):
     """Find the release's zip links on its cms.gov landing page (file names are irregular)."""
     from extract.catalog import FileSpec
 
     if not release.landing_page:
         raise DownloadError(f"release {release.label}: the catalog gives neither a zip URL nor a landing page")
-    http = session or requests.Session()
+    # the same downloader as for files: retries on 5xx / resets / timeouts, a User-Agent, no retry on 404
     try:
-        resp = http.get(cms_url(release.landing_page), timeout=(10, 60), headers={"User-Agent": USER_AGENT})
-    except requests.RequestException as exc:
-        raise DownloadError(f"release {release.label}: landing page {release.landing_page} unreachable ({exc}); "
-                            f"offline? build from a local mirror with --mirror DIR or CMSREF_MIRROR") from None
-    if resp.status_code != 200:
-        raise DownloadError(f"release {release.label}: HTTP {resp.status_code} for landing page {release.landing_page}")
+        page = download(cms_url(release.landing_page), cache_dir / "pages", session=session, progress=False,
+                        name="landing.html", **http_settings())
+    except DownloadError as exc:
+        raise DownloadError(f"release {release.label}: landing page unreachable: {exc}; offline? build from a local "
+                            f"mirror with --mirror DIR or CMSREF_MIRROR", transient=exc.transient) from None
+    text = page.path.read_text(encoding="utf-8", errors="replace")
     pattern = release.link_pattern or re.escape(release.mirror_dir.lower())  # e.g. rvu24b
-    links = sorted(set(re.findall(r'href="([^"]+\.zip)"', resp.text, flags=re.IGNORECASE)))
+    links = sorted(set(re.findall(r'href="([^"]+\.zip)"', text, flags=re.IGNORECASE)))
     mine = [link for link in links if re.search(pattern, link, flags=re.IGNORECASE)]
     if not mine:
         raise DownloadError(

@@ -36,6 +36,7 @@ from prefect import flow, task  # noqa: E402  (the environment above must be set
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from cmsref import pipeline  # noqa: E402
+from cmsref.errors import DownloadError  # noqa: E402
 from extract.catalog import load_dataset  # noqa: E402
 from transform.layout import LAYOUT_DIR  # noqa: E402
 from warehouse.publish import PublishResult, published_unchanged  # noqa: E402
@@ -56,7 +57,20 @@ def _transform_key(context, parameters) -> str:
         hashlib.sha256(shas.encode()).hexdigest()
 
 
-@task(name="extract", retries=3, retry_delay_seconds=[10, 60, 300], cache_policy=NO_CACHE)
+def _worth_retrying(task, task_run, state) -> bool:
+    """Retry the extract task later only when waiting can help (cms.gov kept failing); a 404, a license page, a
+    SHA-256 mismatch or a bad zip fails at once. The downloader itself already retried each request."""
+    try:
+        state.result()
+    except DownloadError as exc:
+        return exc.transient
+    except Exception:
+        return False
+    return False
+
+
+@task(name="extract", retries=3, retry_delay_seconds=[60, 300, 900], retry_condition_fn=_worth_retrying,
+      cache_policy=NO_CACHE)
 def extract_task(dataset: str, period: str, mirror: Path | None):
     spec = load_dataset(dataset)
     return pipeline.extract(spec, spec.release(period), mirror)

@@ -36,6 +36,22 @@ from cmsref.errors import CatalogError, ParseError
 
 LAYOUT_DIR = Path(__file__).parent / "layouts"
 ENCODING = "cp1252"  # every CMS CSV/TXT we know of is ASCII or cp1252 (the MUE CSV has a cp1252 (R))
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """CMS text files are cp1252. A copy re-saved as UTF-8 (or UTF-16, with its BOM) is read as such rather than
+    turned into mojibake; bytes that are neither are a clear error naming the file and the offset."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")  # plain ASCII is valid UTF-8 too; a cp1252 file with a lone 0xAE is not
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode(ENCODING)
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"{path.name}: neither UTF-8 nor cp1252 text (byte 0x{data[exc.start]:02X} at offset "
+                         f"{exc.start}); CMS text files are cp1252") from None
 EOF_MARKER = "\x1a"  # Ctrl-Z: DOS end-of-file byte that ends several CMS files or sits in a junk last row
 FORMATS = ("csv", "txt", "xlsx")
 
@@ -163,7 +179,7 @@ def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
     """
     fmt = file_format(path)
     if fmt == "csv":
-        text = path.read_bytes().decode(ENCODING)
+        text = decode_text(path, path.read_bytes())
         if not text.strip(EOF_MARKER + " \r\n\t,"):
             raise ParseError(f"{path.name}: the file is empty")
         # The csv module, not polars' reader: polars sizes a header-less file by its first row, and CMS files
@@ -210,7 +226,7 @@ def _pick_sheet(path: Path, names: list[str], pattern: str) -> int:
 
 def read_lines(path: Path) -> pl.DataFrame:
     """A fixed-width text file as one `line` column plus `source_row` (1-based line number)."""
-    text = path.read_bytes().decode(ENCODING)
+    text = decode_text(path, path.read_bytes())
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if text.endswith("\n"):
         lines = lines[:-1]
@@ -233,7 +249,7 @@ def parse_file(path: Path, layout: FileLayout, year: int) -> Parsed:
     try:
         parsed = _parse(path, layout, year, fmt)
     except ParseError as exc:
-        raise ParseError(f"{exc}{where}") from None
+        raise ParseError(str(exc) if where.strip() in str(exc) else f"{exc}{where}") from None
     parsed.notes = [note + where for note in parsed.notes]
     return parsed
 

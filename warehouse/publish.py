@@ -119,12 +119,14 @@ def build_lock(db_path: Path):
 
 def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     db_path = Path(db_path)
-    if read_only:
-        if not db_path.exists():
-            raise PublishError(f"no warehouse at {db_path}: run `cmsref build` first")
-        return duckdb.connect(str(db_path), read_only=True)
+    if read_only and not db_path.exists():
+        raise PublishError(f"no warehouse at {db_path}: run `cmsref build` first")
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(db_path))
+    try:
+        return duckdb.connect(str(db_path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise PublishError(f"{db_path} is not a readable cmsref warehouse ({exc}); it was left as it is: restore it "
+                           f"from a copy or an export, or build into a new file with --db") from None
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
