@@ -221,9 +221,21 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
     _comment(con)
 
 
+def _empty_sql(table: Table) -> str:
+    """The view of a table with no rows: for a warehouse written by an older cmsref that did not have it yet."""
+    cols = [("release_id", "VARCHAR"), ("period", "VARCHAR"), ("effective_from", "DATE"), ("effective_to", "DATE"),
+            *[(c.name, c.type) for c in table.columns], ("source_sha256", "VARCHAR"), ("source_row", "BIGINT")]
+    return "SELECT " + ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in cols) + " WHERE false"
+
+
 def create_pinned_views(con: duckdb.DuckDBPyConnection, version: str) -> None:
     """Temporary views with the public names, scoped to one data version (works on a read-only connection)."""
-    for name, sql in view_definitions(version_literal(version)).items():
+    stored = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store'").fetchall()}
+    definitions = view_definitions(version_literal(version))
+    for name, table in TABLES.items():
+        if name not in stored:  # added to cmsref after this warehouse was last published: shown empty
+            definitions[name] = _empty_sql(table)
+    for name, sql in definitions.items():
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         con.execute(
             f"CREATE OR REPLACE TEMP MACRO {name}_on(dos) AS TABLE SELECT * FROM {name} "

@@ -85,3 +85,19 @@ def test_a_second_writer_is_refused_with_a_clear_message(tmp_path):
     with build_lock(db):
         with pytest.raises(PublishError, match="another cmsref build is publishing"):
             publish(db, [built("2024B", date(2024, 4, 1), "b")])
+
+
+def test_a_warehouse_written_before_a_table_existed_still_opens_pinned(tmp_path):
+    """A newer cmsref reading an older warehouse (read-only, so it cannot add tables): the new table is empty."""
+    from warehouse.api import open_version
+
+    db = tmp_path / "w.duckdb"
+    publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    con = duckdb.connect(str(db))
+    con.execute("DROP VIEW main.opps_addendum_a")
+    con.execute("DROP TABLE store.opps_addendum_a")  # as a warehouse from before opps_addendum_a
+    con.close()
+    pinned = open_version(db, "2024.2")
+    assert pinned.execute("SELECT count(*) FROM opps_addendum_a").fetchone() == (0,)
+    assert pinned.execute("SELECT count(*) FROM pfs_rvu").fetchone() == (1,)
+    pinned.close()
