@@ -17,7 +17,7 @@ from cmsref.errors import CatalogError
 from extract.catalog import DatasetSpec, ReleaseSpec, load_dataset
 from extract.fetch import SourceFile, fetch_release, releases_in_mirror
 from transform import aoc, asc, mue, opps, pfs, vendor
-from transform.pfs import ReleaseTables
+from transform.tables import ReleaseTables
 from warehouse.publish import BuiltRelease, PublishResult, connect, publish, published_unchanged
 
 log = logging.getLogger("cmsref.pipeline")

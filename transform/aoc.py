@@ -14,7 +14,7 @@ from cmsref.errors import ParseError
 from extract.catalog import DatasetSpec, ReleaseSpec
 from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file
-from transform.pfs import ReleaseTables
+from transform.tables import ReleaseTables
 from transform.tables import conform
 
 EDIT_TYPES = {"1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3}

@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from transform.layout import Parsed, load_layouts, parse_file
+from transform.tables import ReleaseTables, conform
 
 LAYOUT_FAMILY = "asc"
 TABLES = {  # table -> layout kind (one sheet each)
@@ -36,8 +37,6 @@ def parse_asc_workbook(path: Path, year: int) -> dict[str, pl.DataFrame]:
 
 def transform_release(spec, release, files):
     """The workbook's addenda as published tables; DD1 and DD2 become status_indicator rows (asc_pi, asc_ci)."""
-    from transform.pfs import ReleaseTables
-    from transform.tables import conform
 
     (src,) = files  # `required = ["workbook"]`: one workbook per release
     sheets = parse_asc_sheets(src.path, release.year)

@@ -16,7 +16,7 @@ from cmsref.errors import ParseError
 from extract.catalog import DatasetSpec, ReleaseSpec
 from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file
-from transform.pfs import ReleaseTables
+from transform.tables import ReleaseTables
 from transform.tables import conform
 
 # MUE adjudication indicators (MAI) and their labels as CMS prints them

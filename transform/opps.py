@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from transform.layout import load_layouts, parse_file
+from transform.tables import ReleaseTables, conform, curated_definitions, split_reference
 
 LAYOUT_FAMILY = "opps"
 
@@ -22,8 +23,6 @@ def parse_addendum_b(path: Path, year: int) -> pl.DataFrame:
 def transform_release(spec, release, files):
     """Addendum B (and A) as opps_addendum_b (and opps_addendum_a); the curated Addendum D1 definitions as
     status_indicator rows (opps_si)."""
-    from transform.pfs import ReleaseTables
-    from transform.tables import conform, curated_definitions, split_reference
 
     files, reference = split_reference(files)
     layouts = load_layouts(LAYOUT_FAMILY)

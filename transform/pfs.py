@@ -7,25 +7,17 @@ SHA-256 and row number of the file it came from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 import polars as pl
 
 from cmsref.errors import ParseError
 from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file
-from transform.tables import conform, curated_definitions, split_reference
+from transform.tables import ReleaseTables, conform, curated_definitions, split_reference
 
 LAYOUT_FAMILY = "pfs"
 VARIANT_ORDER = ("all", "non_qp", "qp")  # the first present feeds pfs_rvu; RVUs are the same in each
-
-
-@dataclass
-class ReleaseTables:
-    tables: dict[str, pl.DataFrame]
-    cms_release_date: date | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 def transform_release(spec, release, files: list[SourceFile]) -> ReleaseTables:

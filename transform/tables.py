@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import date
+
 import polars as pl
 
 from warehouse.schema import TABLES
+
+
+@dataclass
+class ReleaseTables:
+    """What a dataset's transform returns: its tables, and what the files told us along the way."""
+
+    tables: dict[str, pl.DataFrame]
+    cms_release_date: date | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 def conform(frame: pl.DataFrame, table: str, source_sha256: str) -> pl.DataFrame:

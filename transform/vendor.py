@@ -13,7 +13,7 @@ import polars as pl
 from cmsref import config
 from extract.catalog import DatasetSpec, ReleaseSpec
 from extract.fetch import SourceFile
-from transform.pfs import ReleaseTables
+from transform.tables import ReleaseTables
 from transform.tables import conform
 from transform.vendor_guide import extract_guide
 
