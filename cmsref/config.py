@@ -34,3 +34,22 @@ def http_settings() -> dict:
     return {"timeout": (10.0, float(os.environ.get("CMSREF_HTTP_TIMEOUT", 60))),
             "retries": int(os.environ.get("CMSREF_HTTP_RETRIES", 4)),
             "backoff": float(os.environ.get("CMSREF_HTTP_BACKOFF", 1.0))}
+
+
+def prefect_environment() -> None:
+    """Settings that must be in place before Prefect is imported: state inside the data folder, a start-up timeout
+    long enough for the first database migration on 2 cores, no telemetry (offline), no log shipping."""
+    os.environ.setdefault("PREFECT_HOME", str(home() / "prefect"))
+    # Prefect creates PREFECT_HOME without its parents; if they are missing its server exits, is restarted in a
+    # loop and the client reports only "Timed out ... ephemeral Prefect API server". Create the whole path.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    for key, value in {
+        "PREFECT_SERVER_EPHEMERAL_ENABLED": "true",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "300",
+        "PREFECT_LOGGING_TO_API_ENABLED": "false",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "false",
+    }.items():
+        os.environ.setdefault(key, value)

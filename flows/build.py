@@ -14,23 +14,7 @@ from pathlib import Path
 from cmsref import __version__, config
 
 
-def prefect_environment() -> None:
-    """Settings that must be in place before Prefect is imported: state inside the project's data folder, a
-    start-up timeout long enough for the first database migration on 2 cores, no telemetry (offline)."""
-    os.environ.setdefault("PREFECT_HOME", str(config.home() / "prefect"))
-    # Prefect creates PREFECT_HOME without its parents; if they are missing its server exits, is restarted in a
-    # loop and the client reports only "Timed out ... ephemeral Prefect API server". Create the whole path.
-    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_ENABLED", "true")
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
-    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "false")
-
-
-prefect_environment()
+config.prefect_environment()
 
 from prefect import flow, task  # noqa: E402  (the environment above must be set first)
 from prefect.cache_policies import NO_CACHE  # noqa: E402

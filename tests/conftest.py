@@ -20,7 +20,9 @@ PFS = MIRROR / "pfs_rvu"
 os.environ.pop("PREFECT_API_URL", None)
 os.environ["PREFECT_HOME"] = str(ROOT / "data" / "prefect-test")
 os.environ["PREFECT_LOCAL_STORAGE_PATH"] = tempfile.mkdtemp(prefix="cmsref-prefect-results-")
-os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"  # else log lines are shipped to a server being stopped
+from cmsref.config import prefect_environment  # noqa: E402  (creates PREFECT_HOME, start-up timeout, no telemetry)
+
+prefect_environment()
 
 
 def pytest_collection_modifyitems(config, items):
