@@ -7,15 +7,16 @@ of the build has been extracted, parsed and validated, and then all of it is pub
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+import re
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from cmsref import config
 from cmsref.errors import CatalogError
-from extract.catalog import DatasetSpec, ReleaseSpec, load_dataset
-from extract.fetch import SourceFile, fetch_release, releases_in_mirror
+from extract.catalog import DatasetSpec, ReleaseSpec, datasets as all_datasets, load_dataset
+from extract.fetch import SourceFile, fetch_release, local_source, releases_in_mirror
 from transform import aoc, asc, mue, opps, pfs, vendor
 from transform.tables import ReleaseTables
 from warehouse.publish import BuiltRelease, PublishResult, connect, publish, published_unchanged
@@ -26,17 +27,9 @@ TRANSFORMS = {"pfs": pfs.transform_release, "mue": mue.transform_release,  # dat
               "vendor": vendor.transform_release}
 
 
-@dataclass(frozen=True)
-class Target:
-    dataset: str
-    period: str
-
-
 def default_datasets(mirror: Path | None, periods: list[str] | None = None) -> list[str]:
     """No --dataset: the datasets that have the periods asked for (and, with a mirror, hold them there); with no
     period, every catalogued dataset the mirror holds a release of; online with no period, the PFS."""
-    from extract.catalog import datasets
-
     def holds(name: str) -> bool:
         spec = load_dataset(name)
         available = releases_in_mirror(spec, mirror) if mirror is not None else spec.releases
@@ -46,7 +39,7 @@ def default_datasets(mirror: Path | None, periods: list[str] | None = None) -> l
 
     if mirror is None and not periods:
         return ["pfs"]
-    found = [name for name in datasets() if load_dataset(name).in_default_build and holds(name)]
+    found = [name for name in all_datasets() if load_dataset(name).in_default_build and holds(name)]
     if not found:
         where = f"the mirror {mirror}" if mirror is not None else "the catalog"
         raise CatalogError(f"{where} holds no release {'of period ' + ', '.join(periods) if periods else ''}; "
@@ -81,10 +74,6 @@ def missing_releases(datasets: list[str] | None, mirror: Path | None, db: Path |
     """(dataset, period) of the catalogued releases that are available but not in the latest data version:
     from a mirror, those it holds; online, those that have taken effect (or will within 45 days: CMS posts
     ahead). Vendor guides come last: they are checked against the CMS data."""
-    from datetime import timedelta
-
-    from extract.catalog import datasets as all_datasets
-
     today = today or date.today()
     db = config.db_path(db)
     published = set()
@@ -150,8 +139,6 @@ def previous_rows(db: Path, built: list[BuiltRelease], spec: DatasetSpec, releas
     candidates = [(b.effective_from, b.period, b.row_counts) for b in built
                   if b.dataset == spec.name and b.effective_from < release.effective_from]
     if db.exists():
-        import json
-
         con = connect(db, read_only=True)
         try:
             rows = con.execute(
@@ -168,14 +155,28 @@ def previous_rows(db: Path, built: list[BuiltRelease], spec: DatasetSpec, releas
     return counts, period
 
 
+def targets(datasets: list[str] | None, periods: list[str] | None, mirror: Path | None
+            ) -> list[tuple[DatasetSpec, ReleaseSpec]]:
+    """The releases a build covers, oldest first (see default_datasets and select_releases)."""
+    chosen = select_releases(datasets or default_datasets(mirror, periods), periods or [], mirror)
+    return sorted(chosen, key=lambda x: x[1].effective_from)
+
+
+def publish_built(db: Path, built: list[BuiltRelease], unchanged: list[str]) -> PublishResult:
+    """Publish what was built as one data version; say so when every source was already published unchanged."""
+    if not built:
+        return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
+                                                  f"are unchanged")
+    return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
+
+
 def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirror: Path | None = None,
           db: Path | None = None) -> PublishResult:
     """Build the selected releases and publish them as one data version (or nothing, if unchanged)."""
     db = config.db_path(db)
     mirror = config.mirror(mirror)
-    datasets = datasets or default_datasets(mirror, periods)
     built, unchanged = [], []
-    for spec, release in sorted(select_releases(datasets, periods or [], mirror), key=lambda x: x[1].effective_from):
+    for spec, release in targets(datasets, periods, mirror):
         log.info("building %s from %s", release.label, mirror or "cms.gov")
         files = extract(spec, release, mirror)
         same = published_unchanged(db, spec.name, release.period, files)
@@ -186,20 +187,11 @@ def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirro
         tables = transform(spec, release, files)
         prev, prev_period = previous_rows(db, built, spec, release)
         built.append(validate(spec, release, files, tables, prev, prev_period, config.reports_dir()))
-    if not built:
-        return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
-                                                  f"are unchanged")
-    return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
+    return publish_built(db, built, unchanged)
 
 
 def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None = None) -> PublishResult:
     """Publish one guide that is not in the catalog, from a local path, as a release of dataset `vendor`."""
-    import re
-    from datetime import date as _date
-
-    from extract.catalog import ReleaseSpec
-    from extract.download import record_local
-    from extract.fetch import SourceFile
     from transform.vendor_guide import extract_guide
 
     pdf = Path(pdf).absolute()
@@ -209,13 +201,11 @@ def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None =
     if not year:
         raise CatalogError(f"{pdf.name}: no year found in the guide's text; give it with --year")
     period = re.sub(r"[^a-z0-9]+", "-", pdf.stem.lower()).strip("-")
-    release = ReleaseSpec("vendor", period, _date(year, 1, 1), None, None, None, (), ".")
-    fetched = record_local(pdf, pdf.as_uri())
-    files = [SourceFile("guide", "all", pdf, fetched.url, None, pdf.name, fetched.size, fetched.sha256, None,
-                        fetched.retrieved_at)]
-    if published_unchanged(db, "vendor", period, files):
-        return PublishResult(None, [], [], f"nothing new to publish: {pdf.name} is already published unchanged")
+    release = ReleaseSpec("vendor", period, date(year, 1, 1), None, None, None, (), ".")
+    files = [local_source("guide", "all", pdf)]
+    same = published_unchanged(db, "vendor", period, files)
+    if same:
+        return publish_built(db, [], [same])
     tables = transform(spec, release, files)
     prev, prev_period = previous_rows(db, [], spec, release)
-    built = validate(spec, release, files, tables, prev, prev_period, config.reports_dir())
-    return publish(db, [built], summary=f"vendor:{period}")
+    return publish_built(db, [validate(spec, release, files, tables, prev, prev_period, config.reports_dir())], [])

@@ -71,15 +71,18 @@ def fetch_release(spec: DatasetSpec, release: ReleaseSpec, *, cache_dir: Path, m
     return _choose(spec, release, candidates) + reference_files(spec)
 
 
+def local_source(kind: str, variant: str, path: Path) -> SourceFile:
+    """A loose local file (in a mirror, in the project, or given on the command line) recorded as a source."""
+    path = Path(path).resolve()
+    fetched = record_local(path, path.as_uri())
+    return SourceFile(kind=kind, variant=variant, path=path, url=fetched.url, archive_name=None,
+                      member_name=path.name, size=fetched.size, sha256=fetched.sha256, archive_sha256=None,
+                      retrieved_at=fetched.retrieved_at)
+
+
 def reference_files(spec: DatasetSpec) -> list[SourceFile]:
-    out = []
-    for kind, rel_path in sorted((spec.reference or {}).items()):
-        path = PROJECT_ROOT / rel_path
-        fetched = record_local(path, path.as_uri())
-        out.append(SourceFile(kind=kind, variant="all", path=path, url=fetched.url, archive_name=None,
-                              member_name=path.name, size=fetched.size, sha256=fetched.sha256, archive_sha256=None,
-                              retrieved_at=fetched.retrieved_at))
-    return out
+    return [local_source(kind, "all", PROJECT_ROOT / rel_path)
+            for kind, rel_path in sorted((spec.reference or {}).items())]
 
 
 def _from_mirror(spec, release, mirror, cache_dir):
@@ -102,17 +105,12 @@ def _from_mirror(spec, release, mirror, cache_dir):
                 )
             found += _members_of(spec, z, fetched.url, fetched.sha256, fetched.retrieved_at, cache_dir)
         return found
-    found = []
     loose = sorted(p for p in folder.iterdir() if p.is_file())
     if any(p.name in named for p in loose):
         # the catalog names this release's files and they are here: the folder's other files belong to other
         # releases (vendor guides share one folder)
         loose = [p for p in loose if p.name in named]
-    for path in loose:
-        if spec.kind_of(path.name):
-            fetched = record_local(path, path.resolve().as_uri())
-            found.append(_source(spec, path, fetched.url, None, path.name, fetched.sha256, None, fetched))
-    return found
+    return [local_source(spec.kind_of(p.name), spec.variant_of(p.name), p) for p in loose if spec.kind_of(p.name)]
 
 
 CMS_ORIGIN = "https://www.cms.gov"
@@ -179,12 +177,6 @@ def _members_of(spec, zip_path, url, zip_sha, retrieved_at, cache_dir):
             sha256=sha256_file(path), archive_sha256=zip_sha, retrieved_at=retrieved_at,
         ))
     return out
-
-
-def _source(spec, path, url, archive_name, member, sha, archive_sha, fetched):
-    return SourceFile(kind=spec.kind_of(member), variant=spec.variant_of(member), path=path, url=url,
-                      archive_name=archive_name, member_name=member, size=fetched.size, sha256=sha,
-                      archive_sha256=archive_sha, retrieved_at=fetched.retrieved_at)
 
 
 def _choose(spec, release, candidates):

@@ -23,7 +23,7 @@ from cmsref import pipeline  # noqa: E402
 from cmsref.errors import DownloadError  # noqa: E402
 from extract.catalog import load_dataset  # noqa: E402
 from transform.layout import LAYOUT_DIR  # noqa: E402
-from warehouse.publish import PublishResult, published_unchanged  # noqa: E402
+from warehouse.publish import published_unchanged  # noqa: E402
 
 
 def _layout_hash() -> str:
@@ -74,10 +74,8 @@ def validate_task(dataset: str, period: str, files, tables, previous, previous_p
 
 
 @task(name="publish", cache_policy=NO_CACHE)
-def publish_task(db: Path, built):
-    from warehouse.publish import publish
-
-    return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
+def publish_task(db: Path, built, unchanged):
+    return pipeline.publish_built(db, built, unchanged)
 
 
 def _notify_failure(flow, flow_run, state) -> None:
@@ -102,10 +100,8 @@ def build_flow(datasets: list[str] | None = None, periods: list[str] | None = No
                db: str | None = None):
     db_path = config.db_path(db)
     mirror_path = config.mirror(mirror)
-    datasets = datasets or pipeline.default_datasets(mirror_path, periods)
-    targets = sorted(pipeline.select_releases(datasets, periods or [], mirror_path), key=lambda x: x[1].effective_from)
     built, unchanged = [], []
-    for spec, release in targets:
+    for spec, release in pipeline.targets(datasets, periods, mirror_path):
         files = extract_task(spec.name, release.period, mirror_path)
         same = published_unchanged(db_path, spec.name, release.period, files)
         if same:
@@ -114,10 +110,7 @@ def build_flow(datasets: list[str] | None = None, periods: list[str] | None = No
         tables = transform_task(spec.name, release.period, files)
         prev, prev_period = pipeline.previous_rows(db_path, built, spec, release)
         built.append(validate_task(spec.name, release.period, files, tables, prev, prev_period))
-    if not built:
-        return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
-                                                  f"are unchanged")
-    return publish_task(db_path, built)
+    return publish_task(db_path, built, unchanged)
 
 
 @flow(name="cmsref-refresh", log_prints=True, on_failure=[_notify_failure])
