@@ -12,6 +12,8 @@ import duckdb
 from warehouse.schema import CATALOG_COLUMN_DOCS, CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
 
 LATEST_SQL = "(SELECT data_version FROM meta.data_versions ORDER BY seq DESC LIMIT 1)"
+# a row applies on date of service `dos` (a macro parameter) when dos is in [effective_from, effective_to)
+IN_EFFECT = "CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
 
 
 def version_literal(version: str) -> str:
@@ -207,7 +209,7 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
         # "what applied on date of service D?" -- in the latest data version
         con.execute(
             f"CREATE OR REPLACE MACRO main.{name}_on(dos) AS TABLE SELECT * FROM main.{name} "
-            f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
+            f"WHERE {IN_EFFECT}"
         )
     for name, sql in view_definitions("v").items():
         # the same view pinned to a data version, from plain SQL: pfs_rvu_version('2025.4'),
@@ -215,7 +217,7 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE OR REPLACE MACRO main.{name}_version(v) AS TABLE {sql}")
         con.execute(
             f"CREATE OR REPLACE MACRO main.{name}_at(v, dos) AS TABLE SELECT * FROM main.{name}_version(v) "
-            f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
+            f"WHERE {IN_EFFECT}"
         )
     create_helper_macros(con)
     _comment(con)
@@ -239,7 +241,7 @@ def create_pinned_views(con: duckdb.DuckDBPyConnection, version: str) -> None:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         con.execute(
             f"CREATE OR REPLACE TEMP MACRO {name}_on(dos) AS TABLE SELECT * FROM {name} "
-            f"WHERE CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
+            f"WHERE {IN_EFFECT}"
         )
     create_helper_macros(con, temp=True)
 
