@@ -6,19 +6,23 @@ from expectations.common import E, HCPCS_RE, SuiteContext, row_count
 
 
 def with_derived(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add `primary_is_addon`: a primary code equal to its own add-on code is an error in the file."""
-    return frame.with_columns((pl.col("primary_code") == pl.col("addon_code")).alias("primary_is_addon"))
+    """Add `primary_is_addon` (a primary code equal to its own add-on code is an error in the file) and
+    `ends_before_start` (an edit deleted before it took effect: a misread or swapped date)."""
+    return frame.with_columns(
+        (pl.col("primary_code") == pl.col("addon_code")).alias("primary_is_addon"),
+        (pl.col("edit_deletion_date") < pl.col("edit_effective_date")).fill_null(False).alias("ends_before_start"))
 
 
 def suite(frame, ctx: SuiteContext):
     checks = [
         E.ExpectColumnValuesToNotBeNull(column="addon_code"),
-        E.ExpectCompoundColumnsToBeUnique(column_list=["addon_code", "primary_code"]),
+        E.ExpectCompoundColumnsToBeUnique(column_list=["addon_code", "primary_code", "edit_effective_date"]),
         *row_count(ctx, 1, 200_000, drift=0.25),
         E.ExpectColumnValuesToMatchRegex(column="addon_code", regex=HCPCS_RE),
         E.ExpectColumnValuesToMatchRegex(column="primary_code", regex=r"^(?:[0-9A-Z]{5})?$"),
         E.ExpectColumnValuesToBeInSet(column="edit_type", value_set=[1, 2, 3]),
         E.ExpectColumnValuesToBeInSet(column="primary_is_addon", value_set=[False]),
-        E.ExpectColumnValuesToNotBeNull(column="addon_effective_date"),
+        E.ExpectColumnValuesToNotBeNull(column="edit_effective_date"),
+        E.ExpectColumnValuesToBeInSet(column="ends_before_start", value_set=[False]),
     ]
     return checks, []

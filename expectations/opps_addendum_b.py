@@ -2,8 +2,10 @@
 
 from expectations.common import E, HCPCS_RE, SuiteContext, key_checks, non_negative, row_count
 
-# Status indicators paid through an APC: a row with one of these must name its APC (Addendum D1)
-SI_WITH_APC = ["G", "H", "J1", "J2", "K", "P", "R", "S", "T", "U", "V"]
+# Status indicators paid through an APC: a row with one of these must name its APC (Addendum D1). Not P: partial
+# hospitalization codes (G0129, G0410, ...) are paid a per diem whose APC depends on the provider type, so CMS
+# lists them without one (every real Addendum B 2020-2022).
+SI_WITH_APC = ["G", "H", "J1", "J2", "K", "R", "S", "T", "U", "V"]
 
 
 def suite(frame, ctx: SuiteContext):

@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 
-from expectations import (addon_code_edit, asc_addendum_aa, asc_addendum_bb, asc_excluded, conversion_factor, mue,
+from expectations import (addon_code_edit, asc_addendum_aa, asc_addendum_bb, asc_device_offset, asc_excluded, conversion_factor, mue,
                           opps_addendum_a, opps_addendum_b, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap, pfs_rvu,
                           status_indicator, vendor_guide_check, vendor_guide_row)
 from expectations.common import SuiteContext
@@ -27,6 +27,7 @@ SUITES = {
     "asc_addendum_aa": asc_addendum_aa.suite,
     "asc_addendum_bb": asc_addendum_bb.suite,
     "asc_excluded": asc_excluded.suite,
+    "asc_device_offset": asc_device_offset.suite,
     "status_indicator": status_indicator.suite,
     "vendor_guide_row": vendor_guide_row.suite,
     "vendor_guide_check": vendor_guide_check.suite,

@@ -60,6 +60,7 @@ class DatasetSpec:
     effective_date_in_name: str | None = None  # regex (month, day, year) for a date in member names
     reference: dict[str, str] | None = None  # kind -> project file (curated, cited) that is a source of every release
     in_default_build: bool = True  # built when no --dataset is given (vendor guides: no, they need the CMS data first)
+    posting_date_in_name: str | None = None  # regex (month, day, year) for the date CMS posted a file, in its name
 
     def release(self, period: str) -> ReleaseSpec:
         for r in self.releases:
@@ -124,6 +125,7 @@ def load_dataset(name: str) -> DatasetSpec:
             members=dict(ds["members"]), variants=dict(ds.get("variants", {})), releases=tuple(releases),
             effective_date_in_name=ds.get("effective_date_in_name"), reference=dict(ds.get("reference", {})),
             in_default_build=ds.get("in_default_build", True),
+            posting_date_in_name=ds.get("posting_date_in_name"),
         )
     except (KeyError, TypeError) as exc:
         raise CatalogError(f"catalog {path} is incomplete: missing {exc}") from None

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -179,17 +179,50 @@ def _members_of(spec, zip_path, url, zip_sha, retrieved_at, cache_dir):
     return out
 
 
+def posting_date(spec: DatasetSpec, name: str) -> date | None:
+    """The date CMS posted a file, from its name by the dataset's `posting_date_in_name` rule (month, day, year
+    groups; a 2-digit year is 20yy): `...addendum_b.12312019.xlsx` -> 2019-12-31, `...B.11142022.xlsx`,
+    `...B.12.29.20.xlsx`, `...B.062222.xlsx`. None when the dataset has no rule or the name has no such date."""
+    if not spec.posting_date_in_name:
+        return None
+    for m in reversed(list(re.finditer(spec.posting_date_in_name, Path(name).name))):
+        month, day, year = (int(g) for g in m.groups())
+        try:
+            return date(year + 2000 if year < 100 else year, month, day)
+        except ValueError:
+            continue
+    return None
+
+
 def _choose(spec, release, candidates):
-    """One file per (kind, variant): the first format in the dataset's preference order."""
+    """One file per (kind, variant). Where CMS posted the same file more than once (a correction, a re-post), the
+    newest posting wins, by the date in its name; among copies of one posting, the first format in the dataset's
+    preference order. Two candidates that these rules cannot tell apart are refused: the catalog must name one."""
+    groups: dict[tuple[str, str], list] = {}
+    for c in candidates:
+        groups.setdefault((c.kind, c.variant), []).append(c)
     chosen = {}
-    for c in sorted(candidates, key=lambda c: spec.prefer.index(c.format) if c.format in spec.prefer else 99):
-        chosen.setdefault((c.kind, c.variant), c)
+    for key, group in groups.items():
+        def rank(c):
+            posted = posting_date(spec, c.member_name)
+            return (posted or date.min, -(spec.prefer.index(c.format) if c.format in spec.prefer else 99))
+        group = sorted(group, key=rank, reverse=True)
+        if len(group) > 1 and rank(group[0]) == rank(group[1]):
+            raise DownloadError(
+                f"release {release.label}: {group[0].member_name} and {group[1].member_name} are both {key[0]} files "
+                f"and neither is posted later; name the one to read in the catalog (a [[release.file]] file_name in "
+                f"extract/catalog/{spec.name}.toml)")
+        chosen[key] = group[0]
+        for older in group[1:]:
+            if rank(older)[0] < rank(group[0])[0]:
+                log.info("%s: %s supersedes %s (posted later)", release.label, group[0].member_name, older.member_name)
     kinds = {k for k, _ in chosen}
-    missing = [k for k in spec.required if k not in kinds]
+    missing = [k for k in spec.required if not any(alt in kinds for alt in k.split("|"))]  # "aa|workbook": either
     if missing:
         seen = sorted(c.member_name for c in candidates) or "nothing"
         raise DownloadError(
-            f"release {release.label}: no {', '.join(m.upper() for m in missing)} file among its sources ({seen})"
+            f"release {release.label}: no {', '.join(m.upper().replace('|', ' or ') for m in missing)} file among its "
+            f"sources ({seen})"
         )
     log.info("%s: %s", release.label, ", ".join(sorted(c.member_name for c in chosen.values())))
     return sorted(chosen.values(), key=lambda c: (c.kind, c.variant))

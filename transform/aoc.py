@@ -1,7 +1,8 @@
 """NCCI add-on code edit file -> the `addon_code_edit` table.
 
 The layout is data (transform/layouts/aoc.toml); this module normalises the edit type (1/2/3 or I/II/III)
-and reads the dates, which CMS has printed in several forms.
+and reads the dates: Julian yyyyddd in the real file (2025365 = 2025-12-31), and the other forms CMS has printed.
+A date that is none of these is refused with its file, row, column and value.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from transform.tables import conform
 
 EDIT_TYPES = {"1": 1, "2": 2, "3": 3, "I": 1, "II": 2, "III": 3}
 NO_DATE = {"", "*", "0", "0000000", "00000000", "99999999", "9999999"}  # printed where there is no date
-DATE_COLUMNS = {"addon_effective": "addon_effective_date", "addon_deletion": "addon_deletion_date",
-                "primary_effective": "primary_effective_date", "primary_deletion": "primary_deletion_date"}
+DATE_COLUMNS = {"edit_effective": "edit_effective_date", "edit_deletion": "edit_deletion_date",
+                "addon_deletion": "addon_deletion_date", "primary_deletion": "primary_deletion_date"}
 
 
 def read_date(text: str | None) -> date | None:

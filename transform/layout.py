@@ -14,9 +14,22 @@ Layout keys (the PFS ones are described at the top of layouts/pfs.toml); added f
                                  leaves without a header); `header` then defaults to '' (blank header)
                    remove_chars  characters removed anywhere in the value ('$,' for money such as $1,234.56)
                    null_values   cell values that mean NULL ('.' is CMS's placeholder for "no amount")
+                   upper         indicator codes are upper case: a lower-case one (CMS's 2026 BB has 'k5') is
+                                 upper-cased and its rows are listed in the parse notes
                    round         decimals beyond `scale` are rounded half-up instead of refused; the rows
                                  are listed in the parse notes (workbooks that store full-precision floats
                                  but display `scale` decimals)
+  [kind] ignore          regexes of header texts that are read past on purpose (not published); every other
+                         non-blank header must be a column of the layout, or the file is refused with a message
+                         naming the header and the layout entry to add (a new CMS column is never dropped silently)
+  [kind] title           regex (re.search, case-insensitive, whitespace collapsed) on the title rows above the
+                         header that says which kind of file this is (`ADDENDUM DD2\b`): a file is read with the
+                         layout its title names, whatever its file name says (see `identify`)
+
+Delimited text: a .csv, or a .txt of a layout without [kind.fixed_width], is read as delimited text; the delimiter
+is a tab when the first lines hold tabs, else a comma (CMS posts the same addendum as comma csv or tab txt).
+xlsx number cells are read as fastexcel renders them: the stored binary double to at most 9 decimals, which drops
+floating-point noise (115.93600000000001 -> 115.936) and keeps every decimal CMS typed.
 """
 
 from __future__ import annotations
@@ -74,6 +87,7 @@ class Column:
     remove_chars: str = ""
     null_values: tuple[str, ...] = ()
     round: bool = False
+    upper: bool = False
 
     def exists_in(self, year: int) -> bool:
         return self.since is None or year >= self.since
@@ -94,6 +108,9 @@ class FileLayout:
     preamble: dict[str, str] = field(default_factory=dict)
     drop_exact_duplicates: bool = False
     sheet: str | None = None
+    ignore: tuple[str, ...] = ()
+    title: str | None = None
+    family: str = ""
 
     def columns_for(self, year: int) -> list[Column]:
         return [c for c in self.columns if c.exists_in(year)]
@@ -132,7 +149,7 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
                     header_value=c.get("header_value"),
                     optional=c.get("optional", False), after=c.get("after"),
                     remove_chars=c.get("remove_chars", ""), null_values=tuple(c.get("null_values", ())),
-                    round=c.get("round", False),
+                    round=c.get("round", False), upper=c.get("upper", False),
                 )
                 for c in spec["columns"]
             )
@@ -146,7 +163,8 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
                 txt_years=tuple(fixed["years"]) if "years" in fixed else None,
                 preamble=spec.get("preamble", {}),
                 drop_exact_duplicates=spec.get("drop_exact_duplicates", False),
-                sheet=delimited.get("sheet"),
+                sheet=delimited.get("sheet"), ignore=tuple(spec.get("ignore", ())), title=spec.get("title"),
+                family=family,
             )
         except (KeyError, TypeError) as exc:
             raise CatalogError(f"layout {kind!r} in {path} is incomplete: missing {exc}") from None
@@ -178,14 +196,14 @@ def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
     `sheet` (xlsx only) is a regex that must find exactly one sheet name; without it the first sheet is read.
     """
     fmt = file_format(path)
-    if fmt == "csv":
+    if fmt in ("csv", "txt"):
         text = decode_text(path, path.read_bytes())
         if not text.strip(EOF_MARKER + " \r\n\t,"):
             raise ParseError(f"{path.name}: the file is empty")
         # The csv module, not polars' reader: polars sizes a header-less file by its first row, and CMS files
         # start with short title rows (ragged rows would be cut). Quoted commas and newlines are handled.
         try:
-            rows = list(csv.reader(io.StringIO(text, newline="")))
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text)))
         except csv.Error as exc:
             raise ParseError(f"{path.name}: not a readable CSV file: {exc}") from None
         width = max(len(r) for r in rows)
@@ -202,10 +220,14 @@ def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
         except Exception as exc:
             name = reader.sheet_names[index]
             raise ParseError(f"{path.name}: not a readable XLSX workbook (sheet {name!r}): {exc}") from None
-    else:
-        raise ParseError(f"{path.name}: read_grid handles csv and xlsx, not {fmt}")
     grid = grid.rename({c: f"c{i}" for i, c in enumerate(grid.columns)})
     return grid.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
+
+
+def sniff_delimiter(text: str) -> str:
+    """Tab when the first lines hold a tab (CMS's tab-separated .txt exports), else comma."""
+    head = "\n".join(text.splitlines()[:20])
+    return "\t" if "\t" in head else ","
 
 
 def _open_workbook(path: Path):
@@ -237,6 +259,17 @@ def read_lines(path: Path) -> pl.DataFrame:
                         schema={"source_row": pl.Int64, "line": pl.String})
 
 
+def identify(path: Path, layouts: dict[str, FileLayout], rows: int = 5) -> str | None:
+    """The kind of file whose `title` the first rows of a csv/txt state (`Addendum DD2 -- ...`), or None when no
+    layout's title is found there. More than one is an error: the titles in the layout file overlap."""
+    grid = read_grid(path).head(rows)
+    text = _norm(" ".join(v for row in grid.drop("source_row").iter_rows() for v in row if v))
+    hits = [kind for kind, layout in layouts.items() if layout.title and re.search(layout.title, text, re.I)]
+    if len(hits) > 1:
+        raise CatalogError(f"{path.name}: its title matches the title rule of several layouts: {hits}")
+    return hits[0] if hits else None
+
+
 # --------------------------------------------------------------------------------------- parse
 def parse_file(path: Path, layout: FileLayout, year: int) -> Parsed:
     """Parse one CMS file with its layout; raise ParseError naming the file, row or column on any surprise."""
@@ -256,14 +289,16 @@ def parse_file(path: Path, layout: FileLayout, year: int) -> Parsed:
 
 def _parse(path: Path, layout: FileLayout, year: int, fmt: str) -> Parsed:
     columns = layout.columns_for(year)
-    if fmt == "txt":
+    if fmt == "txt" and layout.txt_years is not None:
         raw, values = _map_fixed_width(path, layout, columns, year)
     else:
-        raw, values = _map_delimited(path, layout, columns)
+        raw, values, grid_notes = _map_delimited(path, layout, columns)
     raw = _data_region(path, raw, layout)
     if raw.height == 0:
         raise ParseError(f"{path.name}: no data rows found (no {layout.data_key} matching {layout.key_pattern})")
     frame, notes = _clean_and_type(path, raw, layout, columns, fmt)
+    if fmt != "txt" or layout.txt_years is None:
+        notes = grid_notes + notes
     if layout.drop_exact_duplicates:
         value_cols = [c.name for c in columns]
         unique = frame.unique(subset=value_cols, keep="first", maintain_order=True)
@@ -306,6 +341,13 @@ def _map_delimited(path, layout, columns):
             f"{path.name}: header row not found: no row has {layout.anchor!r} in column {layout.anchor_column + 1}"
         )
     first = max(0, anchor_idx - layout.header_rows + 1)
+    key_re = re.compile(layout.key_pattern)
+    above = next((i for i, v in enumerate(anchor_values[:first]) if v and key_re.search(v.strip())), None)
+    if above is not None:
+        raise ParseError(
+            f"{path.name} row {above + 1}: {anchor_values[above].strip()!r} looks like data but stands above the "
+            f"header found at row {anchor_idx + 1}; has the header moved?"
+        )
     header_block = grid.slice(first, anchor_idx - first + 1)
     headers = {
         c: _norm(" ".join(v for v in header_block[c].to_list() if v and v.strip())) for c in cells
@@ -347,6 +389,7 @@ def _map_delimited(path, layout, columns):
                 f"{path.name}: missing column {col.name!r} (the column right after {col.after!r}, header "
                 f"matching {col.header!r}) in the header at row {anchor_idx + 1}; found {found}"
             )
+    notes = _unmapped_columns(path, layout, grid.slice(anchor_idx + 1), cells, headers, mapping, anchor_idx + 1)
     for name, pattern in layout.preamble.items():
         preamble = grid.slice(0, first)
         for row in preamble.select(cells).iter_rows():
@@ -359,7 +402,32 @@ def _map_delimited(path, layout, columns):
         *[pl.col(mapping[c.name]).alias(c.name) if c.name in mapping else pl.lit(None, dtype=pl.String).alias(c.name)
           for c in columns],
     )
-    return raw, values
+    return raw, values, notes
+
+
+def _unmapped_columns(path, layout, body, cells, headers, mapping, header_row) -> list[str]:
+    """Refuse a header the layout does not know (a column CMS added or renamed must never be dropped silently);
+    note the cells of columns without a header (CMS leaves stray cells such as '#REF!' beside the table)."""
+    used = set(mapping.values())
+    unknown = [headers[c] for c in cells if c not in used and headers[c]
+               and not any(re.fullmatch(rx, headers[c], re.IGNORECASE) for rx in layout.ignore)]
+    if unknown:
+        where = f"[{layout.kind}] in transform/layouts/{layout.family}.toml" if layout.family else f"[{layout.kind}]"
+        raise ParseError(
+            f"{path.name}: unknown column {unknown[0]!r} in the header at row {header_row}"
+            f"{f' (and {len(unknown) - 1} more: {unknown[1:]})' if len(unknown) > 1 else ''}; add it to {where} "
+            f"as a [[{layout.kind}.columns]] entry (or to `ignore` if it is not to be published)"
+        )
+    notes = []
+    for c in cells:
+        if c in used or headers[c]:
+            continue
+        filled = body.filter(pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != ""))
+        if filled.height:
+            first_row, value = filled.row(0, named=True)["source_row"], filled[c][0]
+            notes.append(f"{path.name}: column {cells.index(c) + 1} has no header; its {filled.height} filled "
+                         f"cell(s) (first: row {first_row}, {value!r}) were not read")
+    return notes
 
 
 def _data_region(path, raw, layout):
@@ -425,6 +493,12 @@ def _clean_and_type(path, raw, layout, columns, fmt):
         elif col.type == "int":
             _check_numbers(path, frame, col)
             typed.append(pl.col(col.name).cast(pl.Int64, strict=False).alias(col.name))
+        elif col.upper:
+            lower = frame.filter(pl.col(col.name) != pl.col(col.name).str.to_uppercase())
+            if lower.height:
+                notes.append(f"{path.name}: column {col.name} upper-cased in rows {lower['source_row'].to_list()} "
+                             f"({sorted(set(lower[col.name].to_list()))})")
+            typed.append(pl.col(col.name).str.to_uppercase().alias(col.name))
         elif col.name in layout.key:
             typed.append(pl.col(col.name).fill_null("").alias(col.name))  # keys are never NULL: '' = none
         else:

@@ -43,6 +43,8 @@ _RVU = "DECIMAL(9,2)"
 _GPCI = "DECIMAL(6,3)"
 _CF = "DECIMAL(9,4)"
 _MONEY = "DECIMAL(12,2)"
+_STATED_MONEY = "DECIMAL(18,9)"  # money as CMS states it, to 9 decimals: OPPS drug rates 115.936, copayments 23.1872
+_PERCENT = "DECIMAL(9,4)"
 
 TABLES: dict[str, Table] = {t.name: t for t in [
     Table("pfs_rvu", "pfs", "release x HCPCS x modifier",
@@ -149,11 +151,17 @@ TABLES: dict[str, Table] = {t.name: t for t in [
                                            "see status_indicator"),
         Col("apc", "VARCHAR", "ambulatory payment classification, text with leading zeros (NULL when none)"),
         Col("relative_weight", "DECIMAL(12,4)", "APC relative weight"),
-        Col("payment_rate", _MONEY, "national unadjusted payment rate, dollars"),
-        Col("national_unadjusted_copayment", _MONEY, "national unadjusted copayment, dollars"),
-        Col("minimum_unadjusted_copayment", _MONEY, "minimum unadjusted copayment, dollars"),
+        Col("payment_rate", _STATED_MONEY, "national unadjusted payment rate, dollars, with the decimals CMS states "
+                                          "(drug rates have 3: 115.936; 2020 workbooks store computed values, kept "
+                                          "to 9 decimals)"),
+        Col("national_unadjusted_copayment", _STATED_MONEY, "national unadjusted copayment, dollars (NULL where "
+                                                           "CMS prints '.')"),
+        Col("minimum_unadjusted_copayment", _STATED_MONEY, "minimum unadjusted copayment, dollars, as stated "
+                                                          "(e.g. 23.1872 = 20 % of a 115.936 rate)"),
         Col("note", "VARCHAR", "the note column (its header changes every year)"),
         Col("pass_through_expiration", "VARCHAR", "pass-through expiration, as printed"),
+        Col("ira_adjusted_copayment", _STATED_MONEY, "copayment adjusted under the Inflation Reduction Act, where "
+                                                    "the addendum has the column"),
         Col("change_flag", "VARCHAR", "'*' where the row changed since the previous quarter"),
     )),
     Table("opps_addendum_a", "opps", "release x APC",
@@ -184,10 +192,29 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
         Col("marker", "VARCHAR", "the unnamed marker column next to the code, explained by the NOTE rows"),
         Col("short_descriptor", "VARCHAR", "short descriptor"),
+        Col("pass_through_expiration", "VARCHAR", "drug (and device) pass-through expiration during the calendar "
+                                                  "year, as printed, where the addendum has the column"),
         Col("payment_indicator", "VARCHAR", "ASC payment indicator (PI); see status_indicator"),
         Col("payment_weight", "DECIMAL(12,4)", "ASC payment weight"),
         Col("payment_rate", _MONEY, "national unadjusted ASC payment rate, dollars"),
+        Col("ira_adjusted_copayment", _MONEY, "copayment adjusted under the Inflation Reduction Act (IRA-22), "
+                                              "where the addendum has the column (from October 2023)"),
         Col("comment_indicator", "VARCHAR", "comment indicator, where the addendum has the column"),
+    )),
+    Table("asc_device_offset", "asc", "release x HCPCS",
+          "ASC Addendum FF (from 2022): device offset percentages of covered procedures, with the OPPS APC and "
+          "rate they are computed from; the device portion is removed from the ASC rate of device-intensive "
+          "procedures.", ("hcpcs",), (
+        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
+        Col("marker", "VARCHAR", "the unnamed marker column next to the code ('*', '**'), explained by the NOTE rows"),
+        Col("short_descriptor", "VARCHAR", "short descriptor"),
+        Col("payment_indicator", "VARCHAR", "ASC payment indicator (PI); see status_indicator"),
+        Col("apc", "VARCHAR", "OPPS APC of the procedure, 4 characters (NULL when none)"),
+        Col("apc_device_offset_percent", _PERCENT, "the APC's device offset percentage (95.49 = 95.49 %), where "
+                                                   "the addendum has the column (from 2025)"),
+        Col("opps_payment_rate", _MONEY, "OPPS national payment rate of the procedure, dollars"),
+        Col("device_offset_percent", _PERCENT, "device offset percentage of the procedure (95.49 = 95.49 %)"),
+        Col("device_offset_amount", _MONEY, "device offset amount (CMS: 'Device Portion'), dollars"),
     )),
     Table("asc_excluded", "asc", "release x HCPCS",
           "ASC Addendum EE: surgical procedures excluded from payment in an ASC.", ("hcpcs",), (
@@ -235,14 +262,20 @@ TABLES: dict[str, Table] = {t.name: t for t in [
           "NCCI add-on code (AOC) edits: which primary codes an add-on code may be billed with. Type 1: only the "
           "listed primaries; type 2: no list, the contractor defines the primaries; type 3: the listed primaries "
           "and others the contractor allows.",
-          ("addon_code", "primary_code"), (
+          ("addon_code", "primary_code", "edit_effective_date"), (
         Col("addon_code", "VARCHAR", "the add-on HCPCS / CPT code (CPT marks it '+')"),
-        Col("primary_code", "VARCHAR", "an allowed primary code ('' where the file lists none, as for type 2)"),
+        Col("primary_code", "VARCHAR", "an allowed primary code; 'CCCCC' stands for the primaries the contractor "
+                                       "defines (type 2)"),
         Col("edit_type", "INTEGER", "AOC edit type 1, 2 or 3 (formerly I, II, III)"),
-        Col("addon_effective_date", "DATE", "first date the add-on code is in the edit file"),
-        Col("addon_deletion_date", "DATE", "date the add-on code was deleted from the edits (NULL: not deleted)"),
-        Col("primary_effective_date", "DATE", "first date this primary code applies to the add-on code"),
-        Col("primary_deletion_date", "DATE", "date this primary code stopped applying (NULL: not deleted)"),
+        Col("edit_effective_date", "DATE", "first date of service the edit applies to (file: AOC_Edit_EffDT, "
+                                           "Julian yyyyddd)"),
+        Col("edit_deletion_date", "DATE", "last date of service the edit applies to (AOC_Edit_DelDT; NULL: not "
+                                          "deleted); 2025365 = 2025-12-31 means it ends with that day"),
+        Col("addon_deletion_date", "DATE", "last date of service of the add-on code itself (AOC_DelDT; NULL: not "
+                                           "deleted)"),
+        Col("primary_deletion_date", "DATE", "last date of service of the primary code (Primary_Code_DelDT; NULL: "
+                                             "not deleted)"),
+        Col("special_instruction_notes", "VARCHAR", "CMS's special instructions for the edit, as printed"),
     )),
 ]}
 

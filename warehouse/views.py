@@ -142,26 +142,34 @@ LEFT JOIN status_indicator d ON d.setting = f.setting AND d.code = f.indicator
 ORDER BY CASE c.setting WHEN 'pfs_status' THEN 1 WHEN 'opps_si' THEN 2 ELSE 3 END"""),
     # lines: a table or view with columns hcpcs and date_of_service: the lines of one claim. For every line
     # whose code is an add-on code in the edits in effect that day: is an allowed primary code on the claim?
+    # The AOC file is cumulative: every edit carries its own effective and deletion dates (deletion = last day it
+    # applies). A line is judged by the release in effect on its date of service; a date before the first loaded
+    # release is judged by that release's history (its rows' dates), never by a later one's.
     "addon_check": ("lines", """
 WITH l AS (SELECT *, row_number() OVER () AS line_no FROM query_table(lines)),
 cov AS (SELECT DISTINCT period, release_id, effective_from, effective_to FROM addon_code_edit),
+first_cov AS (SELECT * FROM cov ORDER BY effective_from LIMIT 1),
+line_release AS (
+  SELECT l.line_no, c.period, c.release_id FROM l JOIN cov c
+    ON CAST(l.date_of_service AS DATE) >= c.effective_from
+   AND (c.effective_to IS NULL OR CAST(l.date_of_service AS DATE) < c.effective_to)
+  UNION ALL
+  SELECT l.line_no, f.period, f.release_id FROM l, first_cov f WHERE CAST(l.date_of_service AS DATE) < f.effective_from),
 edits AS (
-  SELECT l.line_no, l.hcpcs, l.date_of_service, c.period AS aoc_period, e.edit_type, e.primary_code
-  FROM l JOIN cov c ON CAST(l.date_of_service AS DATE) >= c.effective_from
-                   AND CAST(l.date_of_service AS DATE) < c.effective_to
-  JOIN addon_code_edit e ON e.release_id = c.release_id AND e.addon_code = l.hcpcs
-   AND CAST(l.date_of_service AS DATE) >= e.addon_effective_date
-   AND (e.addon_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) < e.addon_deletion_date)
-   AND (e.primary_effective_date IS NULL OR CAST(l.date_of_service AS DATE) >= e.primary_effective_date)
-   AND (e.primary_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) < e.primary_deletion_date)),
+  SELECT l.line_no, l.hcpcs, l.date_of_service, r.period AS aoc_period, e.edit_type, e.primary_code
+  FROM l JOIN line_release r USING (line_no)
+  JOIN addon_code_edit e ON e.release_id = r.release_id AND e.addon_code = l.hcpcs
+   AND CAST(l.date_of_service AS DATE) >= e.edit_effective_date
+   AND (e.edit_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) <= e.edit_deletion_date)
+   AND (e.addon_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) <= e.addon_deletion_date)
+   AND (e.primary_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) <= e.primary_deletion_date)),
 judged AS (
   SELECT line_no, hcpcs, date_of_service, any_value(aoc_period) AS aoc_period, min(edit_type) AS edit_type,
          list(DISTINCT primary_code ORDER BY primary_code) FILTER (primary_code IN (SELECT hcpcs FROM l))
            AS primaries_on_claim
   FROM edits GROUP BY ALL)
 SELECT l.line_no, l.hcpcs, l.date_of_service, j.aoc_period, j.edit_type, j.primaries_on_claim,
-       CASE WHEN j.line_no IS NULL AND NOT EXISTS (SELECT 1 FROM cov c WHERE CAST(l.date_of_service AS DATE)
-                 >= c.effective_from AND CAST(l.date_of_service AS DATE) < c.effective_to)
+       CASE WHEN j.line_no IS NULL AND NOT EXISTS (SELECT 1 FROM line_release r WHERE r.line_no = l.line_no)
               THEN 'no data: no add-on code edits are loaded for this date of service'
             WHEN j.line_no IS NULL THEN 'not an add-on code'
             WHEN len(coalesce(j.primaries_on_claim, [])) > 0 THEN 'allowed primary on claim'
