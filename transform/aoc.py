@@ -34,7 +34,9 @@ def read_date(text: str | None) -> date | None:
             parsed = datetime.strptime(value, fmt)
         except ValueError:
             continue
-        if fmt != "%Y%j" or len(value) == 7:
+        if fmt != "%Y%j":
+            return parsed.date()
+        if len(value) == 7 and parsed.year == int(value[:4]):  # strptime reads day 366 of 2018 as 2019-01-01
             return parsed.date()
     raise ValueError(value)
 

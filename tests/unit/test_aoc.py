@@ -1,5 +1,6 @@
-"""Add-on code edits on a file generated in code (no real AOC file can be reached offline; the fixture
-follows CMS's published description), built through the real pipeline into a warehouse."""
+"""Add-on code edits on a file generated in code, laid out like CMS's real AOC_V2026Q2-MCR.xlsx (a copyright row,
+then AOC_Edit_Type, Add-On_Code, AOC_DelDT, Primary_Code, Primary_Code_DelDT, AOC_Edit_EffDT, AOC_Edit_DelDT,
+Special_Instruction_Notes; Julian dates), built through the real pipeline into a warehouse."""
 
 import duckdb
 import pytest
@@ -9,24 +10,24 @@ from cmsref.errors import ParseError, ValidationError
 from tests.conftest import snapshot
 from transform.aoc import read_date
 
-HEADER = ("Add-On Code,Add-On Code Effective Date,Add-On Code Deletion Date,Primary Code,"
-          "Primary Code Effective Date,Primary Code Deletion Date,AOC Edit Type")
+HEADER = ("AOC_Edit_Type,Add-On_Code,AOC_DelDT,Primary_Code,Primary_Code_DelDT,AOC_Edit_EffDT,AOC_Edit_DelDT,"
+          "Special_Instruction_Notes")
 ROWS = [
-    "37252,2018001,*,37220,2018001,*,1",       # Julian dates (YYYYDDD), '*' = not deleted
-    "37252,2018001,*,37224,20180101,,1",       # YYYYMMDD and a blank
-    "37252,2018001,*,37246,01/01/2018,06/30/2026,1",
-    "37253,20180101,,37252,20180101,,1",
-    "99417,20210101,,,,,II",                   # type 2 lists no primary code
-    "G0500,2018001,*,99152,2018001,*,III",
+    "1,37252,,37220,,2018001,,",                  # Julian dates (YYYYDDD), blank = not deleted
+    "1,37252,,37224,2025365,2018001,2025365,",    # edit (and primary) end with 2025-12-31
+    "1,37252,,37246,,2018001,2026180,",           # edit ends with 2026-06-29
+    "1,37253,,37252,,2018001,,",
+    "2,99417,,CCCCC,,2021001,,Contractor Defined Primary Codes",  # type 2: contractor-defined primaries
+    "3,G0500,,99152,,2018001,,",
 ]
 
 
 def write_mirror(tmp_path, rows, period="2026Q2"):
     folder = tmp_path / "mirror" / "aoc" / period
     folder.mkdir(parents=True)
-    lines = ["Medicare NCCI Add-on Code Edits,,,,,,", "CPT codes copyright American Medical Association,,,,,,",
+    lines = ['"Current Procedural Terminology (CPT) codes ... copyright 2025 American Medical Association.",,,,,,,',
              HEADER, *rows]
-    (folder / f"AOC_V{period}.csv").write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    (folder / f"AOC_V{period}-MCR.csv").write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
     return tmp_path / "mirror"
 
 
@@ -34,7 +35,10 @@ def test_dates_in_every_form_cms_used():
     assert read_date("2018001").isoformat() == "2018-01-01"
     assert read_date("20260630").isoformat() == "2026-06-30"
     assert read_date("06/30/2026").isoformat() == "2026-06-30"
+    assert read_date("2025365").isoformat() == "2025-12-31" and read_date("2024366").isoformat() == "2024-12-31"
     assert read_date("*") is None and read_date("") is None
+    with pytest.raises(ValueError):
+        read_date("2018366")  # 2018 has 365 days: never read as 2019-01-01
     with pytest.raises(ValueError):
         read_date("2026-13-45")
 
@@ -57,28 +61,36 @@ def check(db, lines):
 
 def test_table_values(db):
     con = duckdb.connect(str(db), read_only=True)
-    rows = con.execute("SELECT addon_code, primary_code, edit_type, primary_deletion_date::VARCHAR "
+    rows = con.execute("SELECT addon_code, primary_code, edit_type, edit_effective_date::VARCHAR, "
+                       "edit_deletion_date::VARCHAR, primary_deletion_date::VARCHAR, special_instruction_notes "
                        "FROM addon_code_edit ORDER BY ALL").fetchall()
     con.close()
-    assert ("37252", "37246", 1, "2026-06-30") in rows
-    assert ("99417", "", 2, None) in rows and ("G0500", "99152", 3, None) in rows
+    assert ("37252", "37224", 1, "2018-01-01", "2025-12-31", "2025-12-31", None) in rows
+    assert ("37252", "37246", 1, "2018-01-01", "2026-06-29", None, None) in rows
+    assert ("99417", "CCCCC", 2, "2021-01-01", None, None, "Contractor Defined Primary Codes") in rows
 
 
 def test_addon_check(db):
-    assert check(db, [("37252", "2026-05-01"), ("37224", "2026-05-01")]) == ["allowed primary on claim",
+    assert check(db, [("37252", "2026-05-01"), ("37220", "2026-05-01")]) == ["allowed primary on claim",
                                                                            "not an add-on code"]
     assert check(db, [("37252", "2026-05-01"), ("99213", "2026-05-01")])[0] == "no allowed primary on claim"
     assert check(db, [("99417", "2026-05-01")]) == ["type 2: the contractor defines the primary codes"]
     assert check(db, [("G0500", "2026-05-01")])[0].startswith("type 3")
-    assert check(db, [("37252", "2026-08-01"), ("37224", "2026-08-01")])[0].startswith("no data")  # Q3 not loaded
-    # 37246's edit was deleted on 2026-06-30: on that day it no longer counts as a primary
+    assert check(db, [("37252", "2026-08-01"), ("37220", "2026-08-01")])[0].startswith("no data")  # Q3 not loaded
+    # a deletion date is the last day the edit applies: 37246 counts on 2026-06-29, not on 2026-06-30
+    assert check(db, [("37252", "2026-06-29"), ("37246", "2026-06-29")])[0] == "allowed primary on claim"
     assert check(db, [("37252", "2026-06-30"), ("37246", "2026-06-30")])[0] == "no allowed primary on claim"
+    # a date before the first loaded release is judged by that release's history (the file is cumulative)
+    assert check(db, [("37252", "2025-06-01"), ("37224", "2025-06-01")])[0] == "allowed primary on claim"
+    assert check(db, [("37252", "2026-05-01"), ("37224", "2026-05-01")])[0] == "no allowed primary on claim"
+    assert check(db, [("99417", "2020-06-01")]) == ["not an add-on code"]  # its edit starts in 2021
 
 
 @pytest.mark.parametrize("rows, error, text", [
-    (ROWS + ["37253,20180101,,37253,20180101,,1"], ValidationError, "primary_is_addon"),
-    (ROWS + ["37299,20180101,,37220,20180101,,4"], ParseError, "edit type '4'"),
-    (ROWS + ["37299,2018-02-30,,37220,20180101,,1"], ParseError, "column addon_effective: '2018-02-30' is not a date"),
+    (ROWS + ["1,37253,,37253,,2018001,,"], ValidationError, "primary_is_addon"),
+    (ROWS + ["4,37299,,37220,,2018001,,"], ParseError, "edit type '4'"),
+    (ROWS + ["1,37299,,37220,,2018366,,"], ParseError, r"row 9, column edit_effective: '2018366' is not a date"),
+    (ROWS + ["1,37299,,37220,,2019001,2018365,"], ValidationError, "ends_before_start"),
     (ROWS + [ROWS[0]], ValidationError, "expect_compound_columns_to_be_unique"),
 ])
 def test_bad_files_fail_and_change_nothing(db, tmp_path, rows, error, text):

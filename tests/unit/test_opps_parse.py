@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 
 from cmsref.errors import ParseError
-from transform.asc import parse_asc_sheets
+from transform.asc import parse_workbook
 from transform.layout import load_layouts, parse_file
 from transform.opps import parse_addendum_b
 
@@ -161,7 +161,7 @@ def test_money_placeholders_status_indicators_and_apcs(tmp_path):
     blank = rows["36415"]
     assert blank["status_indicator"] == "Q4"
     assert [blank[c] for c in ("apc", "relative_weight", "payment_rate", "minimum_unadjusted_copayment")] == [None] * 4
-    assert f.schema["payment_rate"] == pl.Decimal(18, 2) and f.schema["relative_weight"] == pl.Decimal(18, 4)
+    assert f.schema["payment_rate"] == pl.Decimal(18, 9) and f.schema["relative_weight"] == pl.Decimal(18, 4)
     assert f.schema["hcpcs"] == pl.String and f.schema["apc"] == pl.String
 
 
@@ -184,7 +184,8 @@ def test_the_note_header_of_another_year_and_absent_optional_columns(tmp_path):
         assert f["pass_through_expiration"].null_count() == len(ROWS)  # absent in this file: NULL
 
     minimal = parse_addendum_b(_files(tmp_path, HEADER[:8], _keep(ROWS, range(8)), name="min")[0], 2025)
-    assert minimal.columns[-4:] == ["note", "pass_through_expiration", "change_flag", "source_row"]
+    assert minimal.columns[-5:] == ["note", "pass_through_expiration", "ira_adjusted_copayment", "change_flag",
+                                    "source_row"]
     assert minimal.select("note", "pass_through_expiration", "change_flag").null_count().row(0) == (len(ROWS),) * 3
 
 
@@ -240,19 +241,19 @@ def _asc_workbook(tmp_path, aa_header_gap=True, marker_header=None, weight=6.614
 
 
 def test_asc_sheets_by_name_blank_marker_column_and_note_rows(tmp_path):
-    parsed = parse_asc_sheets(_asc_workbook(tmp_path, aa_header_gap=False), 2020)
-    aa = parsed["asc_addendum_aa"].frame
+    parsed = parse_workbook(_asc_workbook(tmp_path, aa_header_gap=False), 2020)
+    aa = parsed["aa"].frame
     assert aa.select("hcpcs", "marker", "payment_indicator").rows() == [
         ("10005", "*", "P3"), ("37252", None, "N1"), ("G0260", None, "A2")]
     assert aa["payment_weight"].to_list() == [None, None, Decimal("6.6146")]
     assert aa["comment_indicator"].to_list() == [None] * 3  # optional, absent in 2020
-    assert parsed["asc_addendum_bb"].frame.select("hcpcs", "marker").rows() == [("Q9991", None), ("G0008", "**")]
-    assert parsed["asc_pi_definitions"].frame.rows() == [("N1", "Packaged service/item; no separate payment made.", 3)]
-    assert parsed["asc_excluded"].frame.rows() == [("00176", "Anesth pharyngeal surgery", 5)]
+    assert parsed["bb"].frame.select("hcpcs", "marker").rows() == [("Q9991", None), ("G0008", "**")]
+    assert parsed["dd1"].frame.rows() == [("N1", "Packaged service/item; no separate payment made.", 3)]
+    assert parsed["ee"].frame.rows() == [("00176", "Anesth pharyngeal surgery", 5)]
 
 
 def test_asc_weight_stored_with_more_decimals_is_rounded_and_noted(tmp_path):
-    parsed = parse_asc_sheets(_asc_workbook(tmp_path, weight=433.02448321360504), 2020)["asc_addendum_aa"]
+    parsed = parse_workbook(_asc_workbook(tmp_path, weight=433.02448321360504), 2020)["aa"]
     assert parsed.frame["payment_weight"][2] == Decimal("433.0245")
     assert parsed.notes == ["asc_addenda.xlsx: column payment_weight rounded to 4 decimals in rows [7] "
                             "(sheet 'CY 2020 Jan ASC AA')"]
@@ -261,7 +262,7 @@ def test_asc_weight_stored_with_more_decimals_is_rounded_and_noted(tmp_path):
 def test_asc_marker_column_with_a_header_or_missing_sheet_is_an_error(tmp_path):
     with pytest.raises(ParseError, match=r"missing column 'marker' \(the column right after 'hcpcs'.*found header "
                                          r"'FOOTNOTE'.*\(sheet 'CY 2020 Jan ASC AA'\)"):
-        parse_asc_sheets(_asc_workbook(tmp_path, marker_header="Footnote"), 2020)
+        parse_workbook(_asc_workbook(tmp_path, marker_header="Footnote"), 2020)
     path = write_xlsx(tmp_path / "only_aa.xlsx", {"CY 2020 Jan ASC AA": [["HCPCS Code"]]})
     with pytest.raises(ParseError, match=r"only_aa.xlsx: no sheets named like .*BB\$.*CY 2020 Jan ASC AA"):
         parse_file(path, load_layouts("asc")["bb"], 2020)
