@@ -136,7 +136,7 @@ def test_csv_and_xlsx_parse_to_identical_tables(tmp_path):
     assert from_csv.columns == [
         "hcpcs", "short_descriptor", "status_indicator", "apc", "relative_weight", "payment_rate",
         "national_unadjusted_copayment", "minimum_unadjusted_copayment", "note", "pass_through_expiration",
-        "change_flag", "source_row"]
+        "ira_adjusted_copayment", "change_flag", "source_row"]
     assert from_csv.height == len(ROWS)
     assert from_csv.equals(from_xlsx)
     assert from_csv.schema == from_xlsx.schema
