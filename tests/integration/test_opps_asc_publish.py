@@ -1,6 +1,7 @@
 """OPPS Addendum B (fixtures built in code) and the real ASC 2020 addenda through the pipeline into a warehouse."""
 
 import shutil
+from decimal import Decimal
 
 import pytest
 
@@ -36,7 +37,8 @@ def opps_mirror(root, period="2025-01", rows=(*ROWS, IVUS), header=HEADER, fmt="
 def db(tmp_path_factory):
     home = tmp_path_factory.mktemp("opps-asc")
     mirror = opps_mirror(home / "mirror")
-    shutil.copytree(MIRROR / "asc_addenda", mirror / "asc_addenda")
+    for quarter in ("2020-01", "2020-04", "2020-07"):  # the workbook quarters (per-addendum files: test_real_files)
+        shutil.copytree(MIRROR / "asc_addenda" / quarter, mirror / "asc_addenda" / quarter)
     with cmsref_home(home / "data"):
         assert pipeline.build(["opps", "asc"], mirror=mirror).data_version == "2025.1"
         yield config.db_path()
@@ -60,9 +62,9 @@ def test_ivus_codes_packaged_in_asc_with_definition(db):
 
 
 def test_opps_values_and_side_by_side(db):
-    assert q(db, "SELECT status_indicator, apc, relative_weight::VARCHAR, payment_rate::VARCHAR, "
+    assert q(db, "SELECT status_indicator, apc, relative_weight, payment_rate, "
                  "national_unadjusted_copayment FROM opps_addendum_b WHERE hcpcs = '33274'") == [
-        ("J1", "5194", "159.2513", "14331.98", None)]
+        ("J1", "5194", Decimal("159.2513"), Decimal("14331.98"), None)]
     rows = {r[0]: r for r in q(db, "SELECT setting, indicator, definition, status FROM code_status('37252', '2025-02-01')")}
     assert rows["opps_si"][1] == "N" and "packaged" in rows["opps_si"][2].lower()
     assert rows["asc_pi"][3].startswith("no data")  # no 2025 ASC release is loaded: never the 2020 values

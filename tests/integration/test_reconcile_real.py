@@ -61,13 +61,12 @@ def test_2024_guide_matches_rvu24b(con):
     assert all(c.guide == GUIDE_2024.name and len(c.guide_sha256) == 64 for c in checks)
 
 
-def test_2024_guide_asc_and_opps_have_no_2024_release(con):
+def test_2024_guide_asc_is_checked_against_the_2024_addenda_and_opps_has_no_2024_release(con):
     _, checks = checked(con, GUIDE_2024)
     got = by_key(checks)
     for code in ("37252", "37253"):
         asc = got[(code, "asc_payment_indicator")]
-        assert (asc.guide_value, asc.status, asc.cms_release) == ("N1", "not in CMS data", None)
-        assert "2024" in asc.note and "ASC" in asc.note and "2020-07" in asc.note  # only 2020 addenda loaded
+        assert (asc.guide_value, asc.cms_value, asc.status, asc.cms_release) == ("N1", "N1", "match", "asc/2024-04/r1")
         opps = got[(code, "opps_status_indicator")]
         assert (opps.guide_value, opps.status, opps.cms_release) == ("N", "not in CMS data", None)
         assert "2024" in opps.note and "OPPS" in opps.note
@@ -100,6 +99,6 @@ def test_reports_of_the_real_guides(con):
     extract, checks = checked(con, GUIDE_2024)
     page = render_report(checks, extract, "html")
     assert GUIDE_2024.name in page and file_sha256(GUIDE_2024) in page and "pfs/2024B/r1" in page
-    assert "0 mismatch, 4 not in CMS data, 0 not comparable, 8 match" in page
+    assert "0 mismatch, 2 not in CMS data, 0 not comparable, 10 match" in page
     md = render_report(checks, extract, "markdown")
     assert md.index("not in CMS data |") < md.index("| match |")
