@@ -91,3 +91,16 @@ def pytest_sessionfinish(session, exitstatus):
 
         for server in list(SubprocessASGIServer._instances.values()):
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def mirror_db(tmp_path_factory):
+    """The whole mirror built once, as `cmsref build --mirror ../shared/cms-mirror` does (without Prefect): read-only
+    for the tests that use it (copy it before publishing into it)."""
+    from cmsref import config, pipeline
+
+    home = tmp_path_factory.mktemp("mirror-build") / "data"
+    with cmsref_home(home):
+        result = pipeline.build(None, mirror=MIRROR)
+        assert result.data_version == "2026.2", result.message
+        return config.db_path()

@@ -27,7 +27,7 @@ from tests.unit.test_aoc import ROWS as AOC_ROWS
 from tests.unit.test_opps_parse import HEADER as OPPS_HEADER
 from tests.unit.test_opps_parse import ROWS as OPPS_ROWS
 from tests.unit.test_opps_parse import TITLE as OPPS_TITLE
-from tests.unit.test_opps_parse import write_xlsx
+from tests.builders import write_xlsx
 
 OPPS_IVUS = ["37252", "Intrvasc us noncoronary 1st", "N", "", "", "", "", "", "", "", ""]
 
@@ -54,6 +54,7 @@ class Source:
     missing_header: str  # a required column (removed)
     missing_name: str  # its name in the layout
     code: str  # a code of the table (a row to duplicate / change)
+    key_column: int = 0  # the column holding the codes (the AOC file starts with the edit type)
 
     # ---------------------------------------------------------------------------- the grid
     def grid(self) -> list[list[str]]:
@@ -74,13 +75,15 @@ class Source:
 
     def row_of(self, rows, code: str) -> int:
         h = self.header_index(rows)
-        return next(i for i in range(h + 1, len(rows)) if rows[i] and rows[i][0] == code)
+        return next(i for i in range(h + 1, len(rows)) if len(rows[i]) > self.key_column
+                    and rows[i][self.key_column] == code)
 
     def data_rows(self, rows=None) -> int:
         """Rows of the table in the grid: from below the header, those whose first cell is a code."""
         rows = rows if rows is not None else self.grid()
         h = self.header_index(rows)
-        return sum(1 for r in rows[h + 1:] if r and re.fullmatch(r"[0-9A-Z]{5}", (r[0] or "").strip()))
+        return sum(1 for r in rows[h + 1:] if len(r) > self.key_column
+                   and re.fullmatch(r"[0-9A-Z]{5}", (r[self.key_column] or "").strip()))
 
     def serialize(self, rows, encoding: str = "cp1252") -> bytes:
         if self.dataset != "asc":
@@ -123,8 +126,7 @@ def _grid(dataset: str) -> list[list[str]]:
 
 
 def aoc_grid(rows) -> list[list[str]]:
-    lines = ["Medicare NCCI Add-on Code Edits,,,,,,", "CPT codes copyright American Medical Association,,,,,,",
-             AOC_HEADER, *rows]
+    lines = ["CPT codes copyright American Medical Association,,,,,,,", AOC_HEADER, *rows]
     return csv_rows("\r\n".join(lines).encode("cp1252"))
 
 
@@ -140,9 +142,9 @@ SOURCES = {
                   "MCR_MUE_PractitionerServices_Eff_07-01-2026.csv", key_header="HCPCS/ CPT Code",
                   text_header="MUE Rationale", number_header="MUE Values", missing_header="MUE Rationale",
                   missing_name="rationale", code="37253"),
-    "aoc": Source("aoc", "2026Q3", "medicare-ncci-aoc-2026-q3.zip", "AOC_V2026Q3.csv", key_header="Add-On Code",
-                  text_header="Primary Code Deletion Date", number_header="AOC Edit Type",
-                  missing_header="AOC Edit Type", missing_name="edit_type", code="37253"),
+    "aoc": Source("aoc", "2026Q3", "medicare-ncci-aoc-2026-q3.zip", "AOC_V2026Q3.csv", key_header="AOC_Edit_Type",
+                  text_header="Primary_Code_DelDT", number_header="AOC_Edit_Type",
+                  missing_header="AOC_Edit_EffDT", missing_name="edit_effective", code="37253", key_column=1),
     "opps": Source("opps", "2025-04", "april-2025-opps-addendum-b.zip", "april_2025_addendum_b.csv",
                    key_header="HCPCS Code", text_header="Short Descriptor", number_header="Payment Rate",
                    missing_header="SI", missing_name="status_indicator", code="33274"),
@@ -190,7 +192,7 @@ def duplicate_key(src: Source, rows):
     i = src.row_of(rows, src.code)
     dup = list(rows[i])
     j = src.column(rows, src.text_header)
-    dup[j] = (dup[j] or "") + " (repeated)" if src.dataset != "aoc" else "12/31/2030"
+    dup[j] = (dup[j] or "") + " (repeated)" if src.dataset != "aoc" else "2030365"
     return rows[: i + 1] + [dup] + rows[i + 1:]
 
 
@@ -213,7 +215,7 @@ def utf8_text(src: Source, rows):
     i = src.row_of(rows, src.code)
     j = src.column(rows, src.text_header) if src.dataset != "aoc" else 0
     if src.dataset == "aoc":
-        rows[0][0] = "Medicare NCCI Add-on Code Edits – ÁOC"  # title row
+        rows[0][0] = "CPT codes copyright – ÁMA"  # copyright row
     else:
         rows[i][j] = (rows[i][j] or "") + " Á"
     return rows

@@ -8,7 +8,8 @@ import pytest
 from cmsref import config, pipeline
 from cmsref.errors import ParseError, ValidationError
 from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
-from tests.unit.test_opps_parse import HEADER, ROWS, TITLE, write_csv, write_xlsx
+from tests.builders import write_csv, write_xlsx
+from tests.unit.test_opps_parse import HEADER, ROWS, TITLE
 
 pytestmark = pytest.mark.integration
 IVUS = (["37252", "Intrvasc us noncoronary 1st", "N", "", "", "", "", "", "", "", ""],

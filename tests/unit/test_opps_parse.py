@@ -3,16 +3,13 @@
 No real Addendum B is available offline, so the fixtures follow the documented layout and its quirks: title
 and copyright rows above the header, `$` and thousands separators, `.` for "no amount", one- and
 two-character status indicators, blank APCs, and a note column whose header changes every year. The xlsx is
-written by hand (no xlsx writer is a dependency): a zip of minimal OOXML parts with inline strings.
+written by hand by tests/builders.py (no xlsx writer is a dependency).
 
 The last tests use the same generated workbooks to check the engine features the ASC addenda layout needs
 (sheet chosen by name, a blank-headed column found by position, rounding to the shown decimals).
 """
 
-import csv
-import zipfile
 from decimal import Decimal
-from xml.sax.saxutils import escape
 
 import polars as pl
 import pytest
@@ -20,77 +17,8 @@ import pytest
 from cmsref.errors import ParseError
 from transform.asc import parse_workbook
 from transform.layout import load_layouts, parse_file
+from tests.builders import write_csv, write_xlsx
 from transform.opps import parse_addendum_b
-
-# ------------------------------------------------------------------------------------- xlsx writer
-_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
-_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-
-
-def _col_letter(i: int) -> str:
-    letters = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        letters = chr(65 + r) + letters
-    return letters
-
-
-def _sheet_xml(rows) -> str:
-    out = []
-    for r, row in enumerate(rows, start=1):
-        cells = []
-        for c, value in enumerate(row):
-            ref = f"{_col_letter(c)}{r}"
-            if value is None or value == "":
-                continue
-            if isinstance(value, (int, float)):
-                cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
-            else:
-                cells.append(f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>')
-        out.append(f'<row r="{r}">{"".join(cells)}</row>')
-    return (f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{_NS}">'
-            f'<sheetData>{"".join(out)}</sheetData></worksheet>')
-
-
-def write_xlsx(path, sheets: dict[str, list[list]]):
-    """A workbook with one sheet per entry; str cells become inline strings, int/float cells numbers."""
-    names = list(sheets)
-    overrides = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_CT}.worksheet+xml"/>'
-        for i in range(1, len(names) + 1))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml",
-                   '<?xml version="1.0" encoding="UTF-8"?>'
-                   '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-                   '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-                   '<Default Extension="xml" ContentType="application/xml"/>'
-                   f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>{overrides}</Types>')
-        z.writestr("_rels/.rels",
-                   f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}">'
-                   f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-        z.writestr("xl/workbook.xml",
-                   f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{_NS}" xmlns:r="{_REL}"><sheets>'
-                   + "".join(f'<sheet name="{escape(n)}" sheetId="{i}" r:id="rId{i}"/>'
-                             for i, n in enumerate(names, start=1))
-                   + "</sheets></workbook>")
-        z.writestr("xl/_rels/workbook.xml.rels",
-                   f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{_PKG}">'
-                   + "".join(f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-                             for i in range(1, len(names) + 1))
-                   + "</Relationships>")
-        for i, name in enumerate(names, start=1):
-            z.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(sheets[name]))
-    return path
-
-
-def write_csv(path, rows):
-    with open(path, "w", newline="", encoding="cp1252") as f:
-        csv.writer(f, lineterminator="\r\n").writerows([["" if v is None else v for v in row] for row in rows])
-    return path
-
 
 # ------------------------------------------------------------------------------------- Addendum B
 TITLE = [["Addendum B.-Final OPPS Payment by HCPCS Code for CY 2025 (generated test file)"],
