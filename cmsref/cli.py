@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cmsref import __version__, config
 from cmsref.errors import CmsrefError, NoDataError
+from extract.catalog import datasets as catalog_datasets
 
 EPILOG = """environment:
   CMSREF_DB      warehouse file (default: $CMSREF_HOME/cmsref.duckdb)
@@ -57,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                        description="Build periods and publish them as one data version. With no options: the "
                                    "newest catalogued PFS period, from cms.gov. With --mirror and no --period: "
                                    "every period of every dataset the mirror holds.")
-    b.add_argument("--dataset", action="append", metavar="D", help="dataset to build: pfs, mue, aoc (default: every dataset the mirror holds; "
-                                                         "online: pfs); repeatable")
+    b.add_argument("--dataset", action="append", metavar="D", choices=catalog_datasets(),
+                   help=f"dataset to build: {', '.join(catalog_datasets())} (default: every dataset the mirror holds; "
+                        f"online: pfs); repeatable")
     b.add_argument("--period", action="append", metavar="P", help="period such as 2024B; repeatable")
     b.add_argument("--mirror", metavar="DIR", help="read sources from a local mirror (default: $CMSREF_MIRROR)")
     b.add_argument("--db", metavar="PATH", help="warehouse file (default: $CMSREF_DB)")

@@ -43,7 +43,7 @@ def default_datasets(mirror: Path | None, periods: list[str] | None = None) -> l
     if not found:
         where = f"the mirror {mirror}" if mirror is not None else "the catalog"
         raise CatalogError(f"{where} holds no release {'of period ' + ', '.join(periods) if periods else ''}; "
-                           f"name the dataset with --dataset (pfs, mue, aoc)")
+                           f"name the dataset with --dataset ({', '.join(all_datasets())})")
     return found
 
 

@@ -223,8 +223,9 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     )),
     Table("status_indicator", "*", "release x setting x code",
           "What each status or payment indicator means, by setting: PFS status codes (curated from the PFS record "
-          "layout), OPPS status indicators (curated Addendum D1), ASC payment indicators (Addendum DD1) and ASC comment "
-          "indicators (DD2), each with the release that defined it.", ("setting", "code"), (
+          "layout), OPPS status indicators (curated Addendum D1), ASC payment indicators (Addendum DD1, or the curated "
+          "CY2020 DD1 for releases posted without it) and ASC comment indicators (DD2), each with the release that "
+          "defined it.", ("setting", "code"), (
         Col("setting", "VARCHAR", "pfs_status, opps_si, asc_pi or asc_ci"),
         Col("code", "VARCHAR", "the indicator, e.g. A, N, J1, N1"),
         Col("definition", "VARCHAR", "its definition, as CMS words it (or as the cited curated file has it)"),

@@ -47,8 +47,8 @@ for family, kind, stem, year in cases:
             rows = parse_file(path, load_layouts(family)[kind], year).frame.height
             info[f"{kind}.{ext}"] = f"{_t.perf_counter() - t:.2f}s/{rows}"
 t = _t.perf_counter()
-from transform.asc import parse_asc_workbook
-n = sum(f.height for f in parse_asc_workbook(Path(MIRROR) / "asc_addenda/2020-01/asc_addenda.xlsx", 2020).values())
+from transform.asc import parse_workbook
+n = sum(p.frame.height for p in parse_workbook(Path(MIRROR) / "asc_addenda/2020-01/asc_addenda.xlsx", 2020).values())
 info["asc.xlsx"] = f"{_t.perf_counter() - t:.2f}s/{n}"
 """
 
