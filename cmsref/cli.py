@@ -222,7 +222,8 @@ def _notes(args) -> int:
 
 def _vendor_reconcile(args) -> int:
     from transform.vendor_guide import extract_guide
-    from warehouse.reconcile import file_sha256, reconcile, render_report
+    from extract.download import sha256_file as file_sha256
+    from warehouse.reconcile import reconcile, render_report
 
     pdf = Path(args.pdf)
     extract = extract_guide(pdf, year=args.year)

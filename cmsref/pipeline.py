@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+
+import duckdb
 
 from cmsref import config
 from cmsref.errors import CatalogError
@@ -145,8 +149,8 @@ def previous_rows(db: Path, built: list[BuiltRelease], spec: DatasetSpec, releas
                 "SELECT effective_from, period, row_counts FROM releases WHERE in_latest AND dataset = ? "
                 "AND effective_from < ?", [spec.name, release.effective_from]).fetchall()
             candidates += [(f, p, json.loads(c)) for f, p, c in rows]
-        except Exception:  # a warehouse from before the catalog views existed: no previous counts
-            pass
+        except duckdb.CatalogException as exc:  # a warehouse from before the catalog views: no counts to compare
+            log.warning("%s: no previous row counts to compare with (%s)", release.label, exc)
         finally:
             con.close()
     if not candidates:
@@ -170,24 +174,40 @@ def publish_built(db: Path, built: list[BuiltRelease], unchanged: list[str]) -> 
     return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
 
 
-def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirror: Path | None = None,
-          db: Path | None = None) -> PublishResult:
-    """Build the selected releases and publish them as one data version (or nothing, if unchanged)."""
-    db = config.db_path(db)
-    mirror = config.mirror(mirror)
+@dataclass(frozen=True)
+class Steps:
+    """The four steps of a build. The CLI's --no-prefect path and the tests use these plain functions; the Prefect
+    flow (flows/build.py) passes the same functions wrapped as tasks. The loop that calls them is `run`."""
+
+    extract: Callable = extract
+    transform: Callable = transform
+    validate: Callable = validate
+    publish: Callable = publish_built
+
+
+def run(datasets: list[str] | None, periods: list[str] | None, mirror: Path | None, db: Path,
+        steps: Steps = Steps()) -> PublishResult:
+    """Build the selected releases and publish them as one data version (or nothing, if unchanged): the one build
+    loop. A release whose source bytes are already published is skipped before it is parsed."""
     built, unchanged = [], []
     for spec, release in targets(datasets, periods, mirror):
         log.info("building %s from %s", release.label, mirror or "cms.gov")
-        files = extract(spec, release, mirror)
+        files = steps.extract(spec, release, mirror)
         same = published_unchanged(db, spec.name, release.period, files)
         if same:  # identical bytes are already published: no need to parse and validate them again
             log.info("%s: sources unchanged since %s; skipped", release.label, same)
             unchanged.append(same)
             continue
-        tables = transform(spec, release, files)
+        tables = steps.transform(spec, release, files)
         prev, prev_period = previous_rows(db, built, spec, release)
-        built.append(validate(spec, release, files, tables, prev, prev_period, config.reports_dir()))
-    return publish_built(db, built, unchanged)
+        built.append(steps.validate(spec, release, files, tables, prev, prev_period, config.reports_dir()))
+    return steps.publish(db, built, unchanged)
+
+
+def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirror: Path | None = None,
+          db: Path | None = None) -> PublishResult:
+    """Build the selected releases with the plain steps (no Prefect)."""
+    return run(datasets, periods, config.mirror(mirror), config.db_path(db))
 
 
 def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None = None) -> PublishResult:

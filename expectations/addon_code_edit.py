@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from expectations.common import E, HCPCS_RE, SuiteContext, row_count
+from expectations.common import E, HCPCS_RE, SuiteContext, key_checks, row_count
 
 
 def with_derived(frame: pl.DataFrame) -> pl.DataFrame:
@@ -15,8 +15,7 @@ def with_derived(frame: pl.DataFrame) -> pl.DataFrame:
 
 def suite(frame, ctx: SuiteContext):
     checks = [
-        E.ExpectColumnValuesToNotBeNull(column="addon_code"),
-        E.ExpectCompoundColumnsToBeUnique(column_list=["addon_code", "primary_code", "edit_effective_date"]),
+        *key_checks("addon_code_edit", column_set=False),  # the frame also holds the derived columns below
         *row_count(ctx, 1, 200_000, drift=0.25),
         E.ExpectColumnValuesToMatchRegex(column="addon_code", regex=HCPCS_RE),
         E.ExpectColumnValuesToMatchRegex(column="primary_code", regex=r"^(?:[0-9A-Z]{5})?$"),

@@ -4,7 +4,7 @@ from expectations.common import E, HCPCS_RE, SuiteContext, key_checks, non_negat
 
 
 def suite(frame, ctx: SuiteContext, table: str = "asc_addendum_aa"):
-    checks = key_checks(table, ["hcpcs"])
+    checks = key_checks(table)
     # the January update changes the list most: AA grew 15 % from 2025-01 to 2026-01 (4,183 -> 4,821 rows)
     checks += row_count(ctx, 100, 20_000, drift=0.20)
     checks += [

@@ -4,7 +4,7 @@ from expectations.common import E, HCPCS_RE, SuiteContext, key_checks, non_negat
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("asc_device_offset", ["hcpcs"])
+    checks = key_checks("asc_device_offset")
     # FF lists AA's procedures: it grew 15 % from 2025-01 to 2026-01 like AA
     checks += row_count(ctx, 100, 20_000, drift=0.20)
     checks += [

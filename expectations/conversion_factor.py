@@ -10,7 +10,9 @@ from pathlib import Path
 
 import polars as pl
 
-from expectations.common import E, SuiteContext
+from expectations.common import E, SuiteContext, key_checks
+from warehouse.effective import in_effect_expr
+from warehouse.schema import TABLES
 
 REFERENCE = Path(__file__).parent / "reference" / "national_conversion_factors.csv"
 
@@ -18,13 +20,13 @@ REFERENCE = Path(__file__).parent / "reference" / "national_conversion_factors.c
 def curated() -> pl.DataFrame:
     return pl.read_csv(REFERENCE, schema_overrides={"conversion_factor": pl.String}).with_columns(
         pl.col("effective_from").str.to_date(), pl.col("effective_to").str.to_date(),
-        pl.col("conversion_factor").cast(pl.Decimal(9, 4)),
+        pl.col("conversion_factor").cast(TABLES["conversion_factor"].column("conversion_factor").polars_type),
     )
 
 
 def with_curated(frame: pl.DataFrame, effective_from: date) -> pl.DataFrame:
     """Add `curated_conversion_factor`: the curated CF in force on the release's effective_from."""
-    ref = curated().filter((pl.col("effective_from") <= effective_from) & (pl.col("effective_to") > effective_from))
+    ref = curated().filter(in_effect_expr(effective_from))
     ref = ref.select("kind", "variant", pl.col("conversion_factor").alias("curated_conversion_factor"))
     return frame.join(ref, on=["kind", "variant"], how="left")
 
@@ -33,7 +35,7 @@ def suite(frame, ctx: SuiteContext):
     checks = [
         E.ExpectColumnValuesToBeInSet(column="kind", value_set=["physician", "anesthesia"]),
         E.ExpectColumnValuesToBeInSet(column="variant", value_set=["all", "qp", "non_qp"]),
-        E.ExpectCompoundColumnsToBeUnique(column_list=["kind", "variant"]),
+        *key_checks("conversion_factor", column_set=False),
         E.ExpectColumnValuesToNotBeNull(column="conversion_factor"),
         E.ExpectColumnPairValuesToBeEqual(column_A="conversion_factor", column_B="curated_conversion_factor",
                                           ignore_row_if="either_value_is_missing"),

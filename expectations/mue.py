@@ -13,7 +13,7 @@ MAI_PAIRS = [(1, "Line Edit"), (2, "Date of Service Edit: Policy"), (3, "Date of
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("mue", ["service_type", "hcpcs"])
+    checks = key_checks("mue")
     checks += row_count(ctx, 1_000, 40_000)
     checks += [
         E.ExpectColumnValuesToBeInSet(column="service_type", value_set=["practitioner", "outpatient_hospital", "dme"]),

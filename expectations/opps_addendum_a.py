@@ -4,7 +4,7 @@ from expectations.common import E, SuiteContext, key_checks, non_negative, row_c
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("opps_addendum_a", ["apc"])
+    checks = key_checks("opps_addendum_a")
     checks += row_count(ctx, 1, 5_000)
     checks += [
         E.ExpectColumnValuesToMatchRegex(column="apc", regex=r"^[0-9]{4}$"),

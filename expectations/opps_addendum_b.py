@@ -9,7 +9,7 @@ SI_WITH_APC = ["G", "H", "J1", "J2", "K", "R", "S", "T", "U", "V"]
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("opps_addendum_b", ["hcpcs"])
+    checks = key_checks("opps_addendum_b")
     checks += row_count(ctx, 1, 40_000)
     checks += [
         E.ExpectColumnValuesToMatchRegex(column="hcpcs", regex=HCPCS_RE),

@@ -5,7 +5,7 @@ from expectations.pfs_rvu import STATUS_CODES
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("pfs_opps_cap", ["hcpcs", "modifier", "mac", "locality"])
+    checks = key_checks("pfs_opps_cap")
     checks += row_count(ctx, 8_000, 30_000, drift=0.25)
     checks += [
         E.ExpectColumnValuesToMatchRegex(column="hcpcs", regex=HCPCS_RE),

@@ -9,7 +9,7 @@ RVU_COLUMNS = ["work_rvu", "non_facility_pe_rvu", "facility_pe_rvu", "mp_rvu", "
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("pfs_rvu", ["hcpcs", "modifier"])
+    checks = key_checks("pfs_rvu")
     checks += row_count(ctx, 15_000, 25_000)
     checks += [
         E.ExpectColumnValuesToMatchRegex(column="hcpcs", regex=HCPCS_RE),

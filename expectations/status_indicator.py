@@ -4,7 +4,7 @@ from expectations.common import E, SuiteContext, key_checks
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("status_indicator", ["setting", "code"])
+    checks = key_checks("status_indicator")
     checks += [
         E.ExpectColumnValuesToBeInSet(column="setting", value_set=["pfs_status", "opps_si", "asc_pi", "asc_ci"]),
         E.ExpectColumnValuesToMatchRegex(column="code", regex=r"^[0-9A-Z]{1,2}$"),

@@ -4,7 +4,7 @@ from expectations.common import E, SuiteContext, key_checks
 
 
 def suite(frame, ctx: SuiteContext):
-    checks = key_checks("vendor_guide_check", ["hcpcs", "field", "page", "guide_value"])
+    checks = key_checks("vendor_guide_check")
     checks.append(E.ExpectColumnValuesToBeInSet(column="status", value_set=["match", "mismatch", "not in CMS data",
                                                                             "not comparable"]))
     return checks, []

@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from expectations.common import E, HCPCS_RE, SuiteContext
+from expectations.common import E, HCPCS_RE, SuiteContext, key_checks
 
 NUMERIC_FIELDS = ["work_rvu", "total_rvu_facility", "total_rvu_non_facility", "payment_facility",
                   "payment_non_facility", "asc_payment", "opps_payment", "mue"]
@@ -16,7 +16,7 @@ def with_derived(frame: pl.DataFrame) -> pl.DataFrame:
 
 def suite(frame, ctx: SuiteContext):
     checks = [
-        E.ExpectCompoundColumnsToBeUnique(column_list=["hcpcs", "field", "page", "value"]),
+        *key_checks("vendor_guide_row", column_set=False),  # the frame also holds the derived `number`
         E.ExpectTableRowCountToBeBetween(min_value=1, max_value=100_000),
         E.ExpectColumnValuesToMatchRegex(column="hcpcs", regex=HCPCS_RE),
         E.ExpectColumnValuesToNotBeNull(column="page"),

@@ -23,12 +23,15 @@ from cmsref import pipeline  # noqa: E402
 from cmsref.errors import DownloadError  # noqa: E402
 from extract.catalog import load_dataset  # noqa: E402
 from transform.layout import LAYOUT_DIR  # noqa: E402
-from warehouse.publish import published_unchanged  # noqa: E402
 
 
 def _layout_hash() -> str:
+    """What a transform's output depends on besides its source bytes: the layout files, the transform code and the
+    table registry (a changed scale or key must not reuse a cached parse)."""
+    from warehouse import schema
+
     digest = hashlib.sha256()
-    for path in sorted(LAYOUT_DIR.glob("*.toml")):
+    for path in [*sorted(LAYOUT_DIR.glob("*.toml")), *sorted(LAYOUT_DIR.parent.glob("*.py")), Path(schema.__file__)]:
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -37,7 +40,7 @@ def _transform_key(context, parameters) -> str:
     """Same source bytes + same cmsref + same layouts -> same tables: reuse the cached transform."""
     files = parameters["files"]
     shas = ",".join(sorted(f"{f.kind}:{f.variant}:{f.sha256}" for f in files))
-    return f"transform-{parameters['dataset']}-{parameters['period']}-{__version__}-{_layout_hash()}-" + \
+    return f"transform-{parameters['spec'].name}-{parameters['release'].period}-{__version__}-{_layout_hash()}-" + \
         hashlib.sha256(shas.encode()).hexdigest()
 
 
@@ -55,27 +58,26 @@ def _worth_retrying(task, task_run, state) -> bool:
 
 @task(name="extract", retries=3, retry_delay_seconds=[60, 300, 900], retry_condition_fn=_worth_retrying,
       cache_policy=NO_CACHE)
-def extract_task(dataset: str, period: str, mirror: Path | None):
-    spec = load_dataset(dataset)
-    return pipeline.extract(spec, spec.release(period), mirror)
+def extract_task(spec, release, mirror: Path | None):
+    return pipeline.extract(spec, release, mirror)
 
 
 @task(name="transform", cache_key_fn=_transform_key, persist_result=True)
-def transform_task(dataset: str, period: str, files):
-    spec = load_dataset(dataset)
-    return pipeline.transform(spec, spec.release(period), files)
+def transform_task(spec, release, files):
+    return pipeline.transform(spec, release, files)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_task(dataset: str, period: str, files, tables, previous, previous_period):
-    spec = load_dataset(dataset)
-    return pipeline.validate(spec, spec.release(period), files, tables, previous, previous_period,
-                             config.reports_dir())
+def validate_task(spec, release, files, tables, previous, previous_period, report_root):
+    return pipeline.validate(spec, release, files, tables, previous, previous_period, report_root)
 
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_task(db: Path, built, unchanged):
     return pipeline.publish_built(db, built, unchanged)
+
+
+TASKS = pipeline.Steps(extract=extract_task, transform=transform_task, validate=validate_task, publish=publish_task)
 
 
 def _notify_failure(flow, flow_run, state) -> None:
@@ -98,19 +100,7 @@ def _notify_failure(flow, flow_run, state) -> None:
 @flow(name="cmsref-build", log_prints=True, on_failure=[_notify_failure])
 def build_flow(datasets: list[str] | None = None, periods: list[str] | None = None, mirror: str | None = None,
                db: str | None = None):
-    db_path = config.db_path(db)
-    mirror_path = config.mirror(mirror)
-    built, unchanged = [], []
-    for spec, release in pipeline.targets(datasets, periods, mirror_path):
-        files = extract_task(spec.name, release.period, mirror_path)
-        same = published_unchanged(db_path, spec.name, release.period, files)
-        if same:
-            unchanged.append(same)
-            continue
-        tables = transform_task(spec.name, release.period, files)
-        prev, prev_period = pipeline.previous_rows(db_path, built, spec, release)
-        built.append(validate_task(spec.name, release.period, files, tables, prev, prev_period))
-    return publish_task(db_path, built, unchanged)
+    return pipeline.run(datasets, periods, config.mirror(mirror), config.db_path(db), TASKS)
 
 
 @flow(name="cmsref-refresh", log_prints=True, on_failure=[_notify_failure])

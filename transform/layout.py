@@ -135,13 +135,25 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
         raise CatalogError(f"no layout file for source family {family!r} ({path})") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"layout file {path} is not valid TOML: {exc}") from None
+    from warehouse.schema import TABLES  # the table registry: the one source of published types and keys
+
     layouts = {}
     for kind, spec in raw.items():
+        registry = TABLES.get(spec.get("table"))
+        if registry is None:
+            raise CatalogError(f"layout {kind!r} in {path}: table {spec.get('table')!r} is not a published table "
+                               f"(warehouse/schema.py)")
+        for c in spec.get("columns", []):
+            published = registry.column(c.get("name"))
+            if published is not None and published.scale is not None and "scale" in c:
+                raise CatalogError(f"layout {kind!r} in {path}: column {c['name']!r} takes its decimals from "
+                                   f"warehouse/schema.py ({published.type}); remove its `scale`")
         try:
             columns = tuple(
                 Column(
                     name=c["name"], header=c["header"] if "after" not in c else c.get("header", ""),
-                    type=c["type"], scale=c.get("scale"),
+                    type=c["type"],
+                    scale=c.get("scale", registry.column(c["name"]).scale if registry.column(c["name"]) else None),
                     pad=c.get("pad"), since=c.get("since"), fill_down=c.get("fill_down", False),
                     strip_chars=c.get("strip_chars", ""),
                     txt=tuple(c["txt"]) if "txt" in c else None,
@@ -156,7 +168,8 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
             delimited = spec.get("delimited", {})
             fixed = spec.get("fixed_width", {})
             layouts[kind] = FileLayout(
-                kind=kind, table=spec["table"], key=tuple(spec["key"]), data_key=spec["data_key"],
+                kind=kind, table=spec["table"], key=tuple(c.name for c in columns if c.name in registry.key),
+                data_key=spec["data_key"],
                 key_pattern=spec["key_pattern"], columns=columns,
                 anchor=delimited.get("anchor"), anchor_column=delimited.get("anchor_column", 0),
                 header_rows=delimited.get("header_rows", 1),

@@ -71,11 +71,11 @@ def transform_release(spec, release, files: list[SourceFile]) -> ReleaseTables:
     if "status_definitions" in reference:
         tables["status_indicator"] = curated_definitions(reference["status_definitions"], "pfs_status")
 
-    tables["conversion_factor"] = pl.DataFrame(
+    tables["conversion_factor"] = conform(pl.DataFrame(
         cf_rows,
         schema={"kind": pl.String, "variant": pl.String, "conversion_factor": pl.String,
                 "source_sha256": pl.String, "source_row": pl.Int64, "source_field": pl.String},
-    ).with_columns(pl.col("conversion_factor").cast(pl.Decimal(18, 4)))
+    ), "conversion_factor", None)
     return result
 
 

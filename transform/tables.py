@@ -7,6 +7,8 @@ from datetime import date
 
 import polars as pl
 
+from cmsref.errors import ParseError
+
 from warehouse.schema import TABLES
 
 
@@ -19,13 +21,28 @@ class ReleaseTables:
     notes: list[str] = field(default_factory=list)
 
 
-def conform(frame: pl.DataFrame, table: str, source_sha256: str) -> pl.DataFrame:
-    """The table's columns in schema order (a column a year's file lacks, e.g. PRIC IND before 2026, is NULL),
-    then source_row, and the source file's SHA-256 on every row."""
+def conform(frame: pl.DataFrame, table: str, source_sha256: str | None) -> pl.DataFrame:
+    """The table's columns in registry order and types (warehouse.schema; a column a year's file lacks, e.g. PRIC IND
+    before 2026, is NULL), then source_row, and the source file's SHA-256 on every row. A value that does not fit
+    its column's type is refused with its row, never published as NULL or cut."""
     columns = TABLES[table].columns
-    missing = [pl.lit(None, dtype=pl.String).alias(c.name) for c in columns if c.name not in frame.columns]
-    return frame.with_columns(*missing, pl.lit(source_sha256).alias("source_sha256")).select(
-        *[c.name for c in columns], "source_row", "source_sha256")
+    missing = [pl.lit(None, dtype=c.polars_type).alias(c.name) for c in columns if c.name not in frame.columns]
+    if source_sha256 is not None:
+        missing.append(pl.lit(source_sha256).alias("source_sha256"))
+    frame = frame.with_columns(*missing)
+    typed = []
+    for c in columns:
+        if frame.schema[c.name] == c.polars_type:
+            typed.append(pl.col(c.name))
+            continue
+        cast = frame.select(pl.col(c.name).cast(c.polars_type, strict=False))[c.name]
+        lost = frame.filter(cast.is_null() & frame[c.name].is_not_null())
+        if lost.height:
+            row = lost.row(0, named=True)
+            raise ParseError(f"{table}: row {row.get('source_row')}, column {c.name}: {row[c.name]!r} does not fit "
+                             f"{c.type} ({lost.height} such row{'s' if lost.height > 1 else ''})")
+        typed.append(pl.col(c.name).cast(c.polars_type, strict=False))
+    return frame.select(*typed, "source_row", "source_sha256")
 
 
 REFERENCE_KINDS = {"status_definitions"}  # kinds of the project's curated files (extract.fetch.reference_files)

@@ -17,7 +17,8 @@ import duckdb
 
 from cmsref.errors import CmsrefError
 from warehouse.publish import connect
-from warehouse.views import create_pinned_views, version_literal
+from warehouse.sql import literal
+from warehouse.views import create_pinned_views
 
 
 class UnknownVersionError(CmsrefError):
@@ -48,7 +49,7 @@ def open_version(path: str | Path, version: str = "latest", *, expected_manifest
                 raise CmsrefError(f"data version {version} in {path} has manifest {actual}, not the pinned "
                                   f"{expected_manifest_sha256}: this is not the data you tested against")
         create_pinned_views(con, version)
-        con.execute(f"CREATE OR REPLACE TEMP MACRO pinned_version() AS {version_literal(version)}")
+        con.execute(f"CREATE OR REPLACE TEMP MACRO pinned_version() AS {literal(version)}")
         return con
     except BaseException:
         con.close()

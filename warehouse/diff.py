@@ -17,7 +17,7 @@ import duckdb
 
 from cmsref.errors import CmsrefError
 from warehouse.schema import TABLES
-from warehouse.views import version_literal
+from warehouse.sql import literal
 
 
 @dataclass
@@ -67,8 +67,8 @@ def diff(con: duckdb.DuckDBPyConnection, a: str, b: str, dataset: str | None = N
             if dataset and ds != dataset:
                 continue
             ra, rb = side_a[ds], side_b[ds]
-            sa = f"SELECT * FROM store.{name} WHERE release_id = {version_literal(ra)}"
-            sb = f"SELECT * FROM store.{name} WHERE release_id = {version_literal(rb)}"
+            sa = f"SELECT * FROM store.{name} WHERE release_id = {literal(ra)}"
+            sb = f"SELECT * FROM store.{name} WHERE release_id = {literal(rb)}"
             na, nb = con.execute(f"SELECT (SELECT count(*) FROM ({sa})), (SELECT count(*) FROM ({sb}))").fetchone()
             if na or nb:  # skip a table neither release has
                 out.append(_diff_table(con, table, ra, rb, sa, sb, details, limit))

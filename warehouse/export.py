@@ -29,6 +29,7 @@ from cmsref import __version__
 from cmsref.errors import CmsrefError
 from extract.download import sha256_file
 from warehouse.api import open_version
+from warehouse.sql import literal
 from warehouse.schema import TABLES
 
 # CPT (AMA) codes: 4 digits + a digit or letter (category I, II (F), III (T), PLA (U), MAAA (M)); CDT (ADA): D + 4
@@ -73,13 +74,13 @@ def export_version(db: Path, version: str, to: Path, fmt: str = "parquet", witho
         to = Path(to)
         to.mkdir(parents=True, exist_ok=True)
         selects = {name: _select(con, name, without_cpt) for name in TABLES}
-        v = "'" + version.replace("'", "''") + "'"
+        v = literal(version)
         selects.update({name: sql.format(v=v) + " ORDER BY ALL" for name, sql in CATALOG.items()})
         tables = []
         parquet_dir = to if fmt == "parquet" else Path(tempfile.mkdtemp(prefix=".export-", dir=to))
         for name, sql in sorted(selects.items()):
             path = parquet_dir / f"{name}.parquet"
-            con.execute(f"COPY ({sql}) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")
+            con.execute(f"COPY ({sql}) TO {literal(path)} (FORMAT parquet, COMPRESSION zstd)")
             file_name, sha = (path.name, sha256_file(path)) if fmt == "parquet" else (f"cmsref-{version}.duckdb", None)
             tables.append(_entry(con, name, sql, file_name, sha))
         if fmt == "duckdb":
@@ -90,7 +91,7 @@ def export_version(db: Path, version: str, to: Path, fmt: str = "parquet", witho
             try:
                 snap.execute("SET threads = 1")
                 for name in sorted(selects):
-                    snap.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{parquet_dir / name}.parquet')")
+                    snap.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet({literal(f'{parquet_dir / name}.parquet')})")
                 snap.execute("CHECKPOINT")
             finally:
                 snap.close()
@@ -141,7 +142,7 @@ def verify(snapshot: Path) -> list[str]:
             path = snapshot / f"cmsref-{manifest['data_version']}.duckdb"
             if not path.is_file():
                 return [f"{path.name} is missing"]
-            con.execute(f"ATTACH '{path}' AS snapshot (READ_ONLY)")
+            con.execute(f"ATTACH {literal(path)} AS snapshot (READ_ONLY)")
         for t in manifest["tables"]:
             path = snapshot / t["file"]
             if not path.is_file():
@@ -150,7 +151,7 @@ def verify(snapshot: Path) -> list[str]:
             if "sha256" in t and sha256_file(path) != t["sha256"]:
                 problems.append(f"{t['file']}: SHA-256 {sha256_file(path)} differs from the manifest's {t['sha256']}")
                 continue
-            source = f"read_parquet('{path}')" if manifest["format"] == "parquet" else f"snapshot.{t['table']}"
+            source = f"read_parquet({literal(path)})" if manifest["format"] == "parquet" else f"snapshot.{t['table']}"
             try:
                 rows = con.execute(f"SELECT count(*) FROM {source}").fetchone()[0]
                 content = _content_sha(con, f"SELECT * FROM {source} ORDER BY ALL")

@@ -55,8 +55,11 @@ def published_unchanged(db_path: Path, dataset: str, period: str, sources: list[
         row = con.execute(
             "SELECT release_id FROM releases WHERE in_latest AND dataset = ? AND period = ? AND fingerprint = ?",
             [dataset, period, fingerprint(sources)]).fetchone()
-    except duckdb.Error:
+    except duckdb.CatalogException:  # a file with no catalog views yet (nothing was ever published into it)
         return None
+    except duckdb.Error as exc:
+        raise PublishError(f"{db_path}: cannot read which releases are published ({exc}); the warehouse was left "
+                           f"as it is") from None
     finally:
         con.close()
     return row[0] if row else None

@@ -24,7 +24,6 @@ the connection's views decide which data version is used (latest, or pinned by `
 
 from __future__ import annotations
 
-import hashlib
 import html
 from collections import Counter
 from dataclasses import dataclass
@@ -34,8 +33,9 @@ from pathlib import Path
 
 import duckdb
 
-from cmsref.errors import NoDataError
+from cmsref.errors import CmsrefError, NoDataError
 from transform.vendor_guide import GuideExtract, GuideFigure
+from warehouse.effective import overlaps
 
 MATCH, MISMATCH, NOT_IN_CMS, NOT_COMPARABLE = "match", "mismatch", "not in CMS data", "not comparable"
 STATUS_ORDER = (MISMATCH, NOT_IN_CMS, NOT_COMPARABLE, MATCH)  # the report's order
@@ -71,15 +71,6 @@ class Check:
     note: str                 # short explanation
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file (the guide_sha256 to pass to reconcile)."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # --- which release ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -100,19 +91,15 @@ class _Source:
 
 
 def _loaded(con: duckdb.DuckDBPyConnection, view: str, where: str = "") -> list[_Release]:
-    """Releases of a view in the connection's data version, oldest first ([] if the view does not exist)."""
-    try:
-        rows = con.execute(
-            f"SELECT release_id, any_value(period), min(effective_from), max(effective_to) FROM {view} "
-            f"{where} GROUP BY release_id ORDER BY 3, 1").fetchall()
-    except duckdb.CatalogException:
-        return []
+    """Releases of a view in the connection's data version, oldest first."""
+    rows = _rows(con, f"SELECT release_id, any_value(period), min(effective_from), max(effective_to) FROM {view} "
+                      f"{where} GROUP BY release_id ORDER BY 3, 1", [])
     return [_Release(*row) for row in rows]
 
 
 def _in_year(releases: list[_Release], year: int) -> list[_Release]:
-    start, end = date(year, 1, 1), date(year + 1, 1, 1)
-    return [r for r in releases if r.effective_from < end and (r.effective_to is None or r.effective_to > start)]
+    """The releases in effect on some day of `year` (warehouse.effective, the one rule)."""
+    return [r for r in releases if overlaps(r.effective_from, r.effective_to, date(year, 1, 1), date(year + 1, 1, 1))]
 
 
 def _day_in(release: _Release, year: int) -> date:
@@ -180,8 +167,9 @@ def _mue_source(con: duckdb.DuckDBPyConnection, year: int) -> _Source:
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> list[tuple]:
     try:
         return con.execute(sql, params).fetchall()
-    except duckdb.CatalogException:
-        return []
+    except duckdb.CatalogException as exc:  # every published view exists (pinned: shown empty if older): say so
+        raise CmsrefError(f"the warehouse lacks a view the reconciliation reads ({exc}); rebuild it with this "
+                          f"cmsref") from None
 
 
 def _rvu_values(con, src: _Source, codes: list[str]) -> dict[str, dict[str, object]]:

@@ -1,6 +1,8 @@
 """The published tables: their columns, types, grain and documentation (the table contract of PRODUCT.md).
 
-This module is the one place a table's columns are defined. The warehouse stores each table's rows once per
+This module is the one place a table's columns, types and key are defined (the table registry): layouts take the
+decimals of every published number from it, `transform.tables.conform` casts each parsed table to its types, the
+suites take keys and the column set from it, and the COMMENTs and docs/schema.md are generated from it. The warehouse stores each table's rows once per
 release in schema `store`; the public views in `main` (the names analysts use) show the rows of the releases
 in one data version (`latest` by default), with the effective window of each release. Every table and column
 gets a COMMENT in the database, and docs/schema.md is generated from those comments.
@@ -8,14 +10,32 @@ gets a COMMENT in the database, and docs/schema.md is generated from those comme
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Col:
     name: str
-    type: str
+    type: str  # the DuckDB type; parsing, suites and docs derive theirs from it
     doc: str
+
+    @property
+    def scale(self) -> int | None:
+        """Decimals of a DECIMAL(p,s) column (a layout reads the file's numbers to exactly this many)."""
+        m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", self.type)
+        return int(m.group(2)) if m else None
+
+    @property
+    def polars_type(self):
+        """The polars type a parsed frame holds for this column before it is published."""
+        import polars as pl
+
+        m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", self.type)
+        if m:
+            return pl.Decimal(int(m.group(1)), int(m.group(2)))
+        return {"VARCHAR": pl.String, "INTEGER": pl.Int64, "BIGINT": pl.Int64, "BOOLEAN": pl.Boolean,
+                "DATE": pl.Date}[self.type]
 
 
 @dataclass(frozen=True)
@@ -24,9 +44,12 @@ class Table:
     dataset: str
     grain: str
     doc: str
-    key: tuple[str, ...]
+    key: tuple[str, ...]  # natural key within a release: unique and never NULL (suites, diff and docs use it)
     columns: tuple[Col, ...]
     partition: str | None = None  # validated (row counts vs the previous release) per value of this column
+
+    def column(self, name: str) -> Col | None:
+        return next((c for c in self.columns if c.name == name), None)
 
 
 LINEAGE = (

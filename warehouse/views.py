@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import duckdb
 
+from warehouse import effective
+from warehouse.sql import literal
 from warehouse.schema import CATALOG_COLUMN_DOCS, CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
 
 LATEST_SQL = "(SELECT data_version FROM meta.data_versions ORDER BY seq DESC LIMIT 1)"
-# a row applies on date of service `dos` (a macro parameter) when dos is in [effective_from, effective_to)
-IN_EFFECT = "CAST(dos AS DATE) >= effective_from AND (effective_to IS NULL OR CAST(dos AS DATE) < effective_to)"
-
-
-def version_literal(version: str) -> str:
-    return "'" + version.replace("'", "''") + "'"
+# a row applies on date of service `dos` (a macro parameter): the one rule, warehouse/effective.py
+IN_EFFECT = effective.sql("dos")
 
 
 def table_sql(table: Table, version_sql: str) -> str:
@@ -99,8 +97,8 @@ matched AS (
   SELECT l.*, c.period AS mue_period, m.mue_value, m.mai, m.mai_label, c.release_id IS NOT NULL AS covered,
          sum(l.units) OVER (PARTITION BY l.service_type, l.hcpcs, l.date_of_service) AS units_that_day
   FROM l
-  LEFT JOIN cov c ON c.service_type = l.service_type AND CAST(l.date_of_service AS DATE) >= c.effective_from
-       AND CAST(l.date_of_service AS DATE) < c.effective_to
+  LEFT JOIN cov c ON c.service_type = l.service_type
+       AND in_effect(l.date_of_service, c.effective_from, c.effective_to)
   LEFT JOIN mue m ON m.release_id = c.release_id AND m.service_type = l.service_type AND m.hcpcs = l.hcpcs)
 SELECT * EXCLUDE (covered, units_that_day),
        CASE WHEN mai = 1 THEN units ELSE units_that_day END AS units_compared,
@@ -138,7 +136,7 @@ SELECT c.setting, code AS hcpcs, CAST(dos AS DATE) AS date_of_service, f.period,
        f.release_id
 FROM covered c LEFT JOIN found f USING (setting)
 LEFT JOIN status_indicator d ON d.setting = f.setting AND d.code = f.indicator
-     AND d.effective_from <= CAST(dos AS DATE) AND CAST(dos AS DATE) < d.effective_to
+     AND in_effect(dos, d.effective_from, d.effective_to)
 ORDER BY CASE c.setting WHEN 'pfs_status' THEN 1 WHEN 'opps_si' THEN 2 ELSE 3 END"""),
     # lines: a table or view with columns hcpcs and date_of_service: the lines of one claim. For every line
     # whose code is an add-on code in the edits in effect that day: is an allowed primary code on the claim?
@@ -151,8 +149,7 @@ cov AS (SELECT DISTINCT period, release_id, effective_from, effective_to FROM ad
 first_cov AS (SELECT * FROM cov ORDER BY effective_from LIMIT 1),
 line_release AS (
   SELECT l.line_no, c.period, c.release_id FROM l JOIN cov c
-    ON CAST(l.date_of_service AS DATE) >= c.effective_from
-   AND (c.effective_to IS NULL OR CAST(l.date_of_service AS DATE) < c.effective_to)
+    ON in_effect(l.date_of_service, c.effective_from, c.effective_to)
   UNION ALL
   SELECT l.line_no, f.period, f.release_id FROM l, first_cov f WHERE CAST(l.date_of_service AS DATE) < f.effective_from),
 edits AS (
@@ -211,6 +208,7 @@ def view_definitions(version_sql: str = LATEST_SQL) -> dict[str, str]:
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the latest views, catalog views, as-of-date macros and their comments."""
+    con.execute(f"CREATE OR REPLACE MACRO main.{effective.SQL_MACRO}")
     for name, sql in {**catalog_sql(), **view_definitions()}.items():
         con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {sql}")
     for name in view_definitions():
@@ -241,10 +239,11 @@ def _empty_sql(table: Table) -> str:
 def create_pinned_views(con: duckdb.DuckDBPyConnection, version: str) -> None:
     """Temporary views with the public names, scoped to one data version (works on a read-only connection)."""
     stored = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'store'").fetchall()}
-    definitions = view_definitions(version_literal(version))
+    definitions = view_definitions(literal(version))
     for name, table in TABLES.items():
         if name not in stored:  # added to cmsref after this warehouse was last published: shown empty
             definitions[name] = _empty_sql(table)
+    con.execute(f"CREATE OR REPLACE TEMP MACRO {effective.SQL_MACRO}")  # a warehouse older than the macro
     for name, sql in definitions.items():
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         con.execute(
@@ -254,23 +253,19 @@ def create_pinned_views(con: duckdb.DuckDBPyConnection, version: str) -> None:
     create_helper_macros(con, temp=True)
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _comment(con) -> None:
     common = {c.name: c.doc for c in (*LINEAGE, *WINDOW)}
     common["release_id"] = "the release (dataset/period/revision) this row belongs to; see releases"
     common["period"] = "the CMS release period, e.g. 2024B"
     for name, t in TABLES.items():
-        con.execute(f"COMMENT ON VIEW main.{name} IS {_q(f'{t.doc} Grain: {t.grain}. Latest data version.')}")
-        con.execute(f"COMMENT ON TABLE store.{name} IS {_q(t.doc + ' Storage: rows of every published release.')}")
+        con.execute(f"COMMENT ON VIEW main.{name} IS {literal(f'{t.doc} Grain: {t.grain}. Latest data version.')}")
+        con.execute(f"COMMENT ON TABLE store.{name} IS {literal(t.doc + ' Storage: rows of every published release.')}")
         for c in t.columns:
-            con.execute(f"COMMENT ON COLUMN main.{name}.{c.name} IS {_q(c.doc)}")
-            con.execute(f"COMMENT ON COLUMN store.{name}.{c.name} IS {_q(c.doc)}")
+            con.execute(f"COMMENT ON COLUMN main.{name}.{c.name} IS {literal(c.doc)}")
+            con.execute(f"COMMENT ON COLUMN store.{name}.{c.name} IS {literal(c.doc)}")
         for col, doc in common.items():
-            con.execute(f"COMMENT ON COLUMN main.{name}.{col} IS {_q(doc)}")
-    con.execute(f"COMMENT ON VIEW main.pfs_payment IS {_q(PAYMENT_DOCS[''])}")
+            con.execute(f"COMMENT ON COLUMN main.{name}.{col} IS {literal(doc)}")
+    con.execute(f"COMMENT ON VIEW main.pfs_payment IS {literal(PAYMENT_DOCS[''])}")
     pay_cols = {r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE schema_name='main' AND table_name='pfs_payment'").fetchall()}
     rvu_docs = {c.name: c.doc for c in TABLES["pfs_rvu"].columns} | {c.name: c.doc for c in TABLES["pfs_gpci"].columns}
@@ -281,9 +276,9 @@ def _comment(con) -> None:
             "gpci_source_sha256": "SHA-256 of the GPCI file", "gpci_source_row": "its row",
             "conversion_factor": "conversion factor used (from the conversion_factor table)",
         }.get(col, col)
-        con.execute(f"COMMENT ON COLUMN main.pfs_payment.{col} IS {_q(doc)}")
+        con.execute(f"COMMENT ON COLUMN main.pfs_payment.{col} IS {literal(doc)}")
     for name, doc in CATALOG_DOCS.items():
-        con.execute(f"COMMENT ON VIEW main.{name} IS {_q(doc)}")
+        con.execute(f"COMMENT ON VIEW main.{name} IS {literal(doc)}")
         for (col,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
                                   "AND table_name = ?", [name]).fetchall():
-            con.execute(f"COMMENT ON COLUMN main.{name}.{col} IS {_q(CATALOG_COLUMN_DOCS[col])}")
+            con.execute(f"COMMENT ON COLUMN main.{name}.{col} IS {literal(CATALOG_COLUMN_DOCS[col])}")

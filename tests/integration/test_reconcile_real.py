@@ -9,7 +9,8 @@ import pytest
 from cmsref import config, pipeline
 from tests.conftest import MIRROR, SHARED
 from transform.vendor_guide import extract_guide
-from warehouse.reconcile import file_sha256, reconcile, render_report
+from extract.download import sha256_file as file_sha256
+from warehouse.reconcile import reconcile, render_report
 
 pytestmark = pytest.mark.integration
 GUIDES = SHARED / "vendor-guides"

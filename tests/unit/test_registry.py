@@ -1,0 +1,88 @@
+"""The table registry (warehouse/schema.py) is the one source of a published column's type and a table's key: the
+parse, the suites and the docs follow a change made there, and a layout cannot state its own decimals for a
+published column."""
+
+import dataclasses
+from decimal import Decimal
+
+import pytest
+
+from cmsref.errors import CatalogError, ParseError
+from expectations.common import key_checks
+from tests.builders import write_csv
+from transform import layout as layout_engine
+from transform.layout import load_layouts, parse_file
+from transform.tables import conform
+from warehouse import schema
+from warehouse.docs import schema_markdown
+
+HEADER = ["HCPCS Code", "Short Descriptor", "SI", "APC", "Relative Weight", "Payment Rate",
+          "National Unadjusted Copayment", "Minimum Unadjusted Copayment"]
+ROWS = [["90371", "Hep b ig im", "K", "1630", "", "$115.936", ".", "$23.1872"],
+        ["J0179", "Inj, brolucizumab-dbll, 1 mg", "K", "9340", "", "$317.583333333", ".", "$63.516666667"]]
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """Change the registry for one test; the layout cache is cleared before and after."""
+    def change(table: str, **columns_or_key):
+        t = schema.TABLES[table]
+        key = columns_or_key.pop("key", t.key)
+        cols = tuple(dataclasses.replace(c, type=columns_or_key.get(c.name, c.type)) for c in t.columns)
+        monkeypatch.setitem(schema.TABLES, table, dataclasses.replace(t, key=key, columns=cols))
+        layout_engine.load_layouts.cache_clear()
+    yield change
+    layout_engine.load_layouts.cache_clear()
+
+
+def addendum_b(tmp_path):
+    path = write_csv(tmp_path / "addendum_b.csv", [["Addendum B (test)"], HEADER, *ROWS])
+    return parse_file(path, load_layouts("opps")["addendum_b"], 2025)
+
+
+def test_published_decimals_come_from_the_registry(tmp_path):
+    frame = addendum_b(tmp_path).frame
+    assert frame["payment_rate"].to_list() == [Decimal("115.936"), Decimal("317.583333333")]
+    assert load_layouts("opps")["addendum_b"].key == ("hcpcs",)
+
+
+def test_a_change_in_the_registry_changes_the_parse_the_suite_and_the_docs(tmp_path, registry):
+    registry("opps_addendum_b", payment_rate="DECIMAL(12,2)", key=("hcpcs", "apc"))
+    # the parse: a rate with 3 decimals no longer fits and is refused with its row
+    with pytest.raises(ParseError, match=r"row 3, column payment_rate: '115.936' has more than 2 decimals"):
+        addendum_b(tmp_path)
+    # the suite: the key checks follow the registry's key
+    checks = key_checks("opps_addendum_b")
+    unique = [c for c in checks if type(c).__name__ == "ExpectCompoundColumnsToBeUnique"]
+    assert [c.column_list for c in unique] == [["hcpcs", "apc"]]
+    # the docs
+    page = schema_markdown()
+    assert "| `payment_rate` | DECIMAL(12,2) |" in page and "Natural key within a release: hcpcs, apc." in page
+
+
+def test_conform_casts_to_the_registry_types_and_refuses_what_does_not_fit(registry):
+    import polars as pl
+
+    frame = pl.DataFrame({"kind": ["physician"], "variant": ["all"], "conversion_factor": ["33.2875"],
+                          "source_field": ["x"], "source_row": [11], "source_sha256": ["a" * 64]})
+    out = conform(frame, "conversion_factor", None)
+    assert out.schema["conversion_factor"] == pl.Decimal(9, 4)
+    too_big = frame.with_columns(pl.lit("123456.7891").alias("conversion_factor"))
+    with pytest.raises(ParseError, match=r"conversion_factor: row 11, column conversion_factor: '123456.7891' does "
+                                         r"not fit DECIMAL\(9,4\)"):
+        conform(too_big, "conversion_factor", None)
+
+
+def test_a_layout_cannot_restate_the_decimals_of_a_published_column(tmp_path, monkeypatch):
+    (tmp_path / "opps.toml").write_text(
+        (layout_engine.LAYOUT_DIR / "opps.toml").read_text().replace(
+            'name = "payment_rate"\nheader = \'PAYMENT RATE\'\ntype = "decimal"\n',
+            'name = "payment_rate"\nheader = \'PAYMENT RATE\'\ntype = "decimal"\nscale = 2\n', 1))
+    monkeypatch.setattr(layout_engine, "LAYOUT_DIR", tmp_path)
+    layout_engine.load_layouts.cache_clear()
+    try:
+        with pytest.raises(CatalogError, match=r"column 'payment_rate' takes its decimals from warehouse/schema.py "
+                                               r"\(DECIMAL\(18,9\)\); remove its `scale`"):
+            load_layouts("opps")
+    finally:
+        layout_engine.load_layouts.cache_clear()
