@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cmsref import __version__, config
 from cmsref.errors import CmsrefError, NoDataError
-from extract.catalog import datasets as catalog_datasets
+from extract.catalog import datasets as catalog_datasets, load_dataset
 
 EPILOG = """environment:
   CMSREF_DB      warehouse file (default: $CMSREF_HOME/cmsref.duckdb)
@@ -60,7 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                                    "every period of every dataset the mirror holds.")
     b.add_argument("--dataset", action="append", metavar="D", choices=catalog_datasets(),
                    help=f"dataset to build: {', '.join(catalog_datasets())} (default: every dataset the mirror holds; "
-                        f"online: pfs); repeatable")
+                        f"online: pfs); repeatable. " + "; ".join(f"{d}: {load_dataset(d).title}"
+                                                                  for d in catalog_datasets()))
     b.add_argument("--period", action="append", metavar="P", help="period such as 2024B; repeatable")
     b.add_argument("--mirror", metavar="DIR", help="read sources from a local mirror (default: $CMSREF_MIRROR)")
     b.add_argument("--db", metavar="PATH", help="warehouse file (default: $CMSREF_DB)")
@@ -223,7 +224,8 @@ def _notes(args) -> int:
 def _vendor_reconcile(args) -> int:
     from transform.vendor_guide import extract_guide
     from extract.download import sha256_file as file_sha256
-    from warehouse.reconcile import reconcile, render_report
+    from expectations.reconcile import reconcile
+    from expectations.reconcile_report import render_report
 
     pdf = Path(args.pdf)
     extract = extract_guide(pdf, year=args.year)

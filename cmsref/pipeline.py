@@ -26,9 +26,23 @@ from transform.tables import ReleaseTables
 from warehouse.publish import BuiltRelease, PublishResult, connect, publish, published_unchanged
 
 log = logging.getLogger("cmsref.pipeline")
+def _vendor_transform(spec, release, files):
+    """A guide's figures, and each compared with the CMS data of the latest data version (at build time)."""
+    from expectations.reconcile import reconcile
+    from warehouse.api import open_version
+
+    def check(extract, year, guide_sha256):
+        con = open_version(config.db_path())
+        try:
+            return reconcile(con, extract, year=year, guide_sha256=guide_sha256)
+        finally:
+            con.close()
+    return vendor.transform_release(spec, release, files, check)
+
+
 TRANSFORMS = {"pfs": pfs.transform_release, "mue": mue.transform_release,  # dataset -> its transform
               "aoc": aoc.transform_release, "asc": asc.transform_release, "opps": opps.transform_release,
-              "vendor": vendor.transform_release}
+              "vendor": _vendor_transform}
 
 
 def default_datasets(mirror: Path | None, periods: list[str] | None = None) -> list[str]:
@@ -114,7 +128,7 @@ def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) 
 def validate(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], tables: ReleaseTables,
              previous: dict[str, int] | None, previous_period: str | None, report_root: Path) -> BuiltRelease:
     """Run every table's suite, keep the JSON + HTML report, and stop (ValidationError) on any failure."""
-    from expectations.runner import write_reports  # Great Expectations takes ~3 s to import: only when validating
+    from expectations.report import write_reports  # Great Expectations takes ~3 s to import: only when validating
     from expectations.suites import validate_tables
 
     results = validate_tables(tables.tables, dataset=spec.name, period=release.period,
@@ -221,7 +235,8 @@ def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None =
     if not year:
         raise CatalogError(f"{pdf.name}: no year found in the guide's text; give it with --year")
     period = re.sub(r"[^a-z0-9]+", "-", pdf.stem.lower()).strip("-")
-    release = ReleaseSpec("vendor", period, date(year, 1, 1), None, None, None, (), ".")
+    release = ReleaseSpec(dataset="vendor", period=period, effective_from=date(year, 1, 1), effective_to=None,
+                          cms_release_date=None, landing_page=None, files=(), mirror_dir=".")
     files = [local_source("guide", "all", pdf)]
     same = published_unchanged(db, "vendor", period, files)
     if same:

@@ -134,3 +134,108 @@ def shift_row_right(src: Path, dst: Path, row: int) -> Path:
             assert n == 1
         return xml
     return edit_workbook(src, dst, edit)
+
+
+# ------------------------------------------------------------------------------------- OPPS Addendum B fixture
+OPPS_TITLE = [["Addendum B.-Final OPPS Payment by HCPCS Code for CY 2025 (generated test file)"],
+         ["CPT codes and descriptions only are copyright 2024 American Medical Association. All Rights Reserved."],
+         []]
+# A made-up note header in the shape described: the text changes every year and embeds the deductible.
+OPPS_NOTE_2025 = "Note: Drugs and biologicals: copayment capped at the inpatient deductible of $1,676.00"
+OPPS_NOTE_2020 = ("Note: Actual copayments would be lower due to the cap on copayments at the Inpatient Deductible "
+             "of $1,408.00")
+OPPS_HEADER = ["HCPCS Code", "Short Descriptor", "SI", "APC", "Relative Weight", "Payment Rate",
+          "National Unadjusted Copayment", "Minimum Unadjusted Copayment", OPPS_NOTE_2025,
+          "Drug and Device Pass-Through Expiration during Calendar Year", "* Indicates a Change"]
+# Each data row twice: as the 508 csv prints it, and as the xlsx stores it (numbers as numbers, APCs as
+# numbers that lost their leading zero, blanks as empty cells, the `.` placeholder as text).
+OPPS_ROWS = [
+    (["0001F", "Heart failure composite", "M", "", "", "", "", "", "", "", ""],
+     ["0001F", "Heart failure composite", "M"]),
+    (["33274", "Tcat insj/rpl perm ldls pm", "J1", "5194", "159.2513", "$14,331.98", ".", "$2,866.40", "", "", "*"],
+     ["33274", "Tcat insj/rpl perm ldls pm", "J1", 5194, 159.2513, 14331.98, ".", 2866.4, None, None, "*"]),
+    (["36415", "Routine venipuncture", "Q4", "", "", "", "", "", "", "", ""],
+     ["36415", "Routine venipuncture", "Q4"]),
+    (["C1734", "Orth/devic/drug bn/bn,tis/bn", "N", "", "", "", "", "", "", "", ""],
+     ["C1734", "Orth/devic/drug bn/bn,tis/bn", "N"]),
+    (["G0008", "Admin influenza virus vac", "S", "0412", "0.6187", "$55.68", ".", "$11.14", "", "", ""],
+     ["G0008", "Admin influenza virus vac", "S", 412, 0.6187, 55.68, ".", 11.14]),
+    (["C9046", "Cocaine hcl nasal", "G", "9046", "0.0012", "$0.11", ".", "$0.02", "", "12/31/2026", "*"],
+     ["C9046", "Cocaine hcl nasal", "G", 9046, 0.0012, 0.11, ".", 0.02, None, "12/31/2026", "*"]),
+    (["99285", "Emergency dept visit hi mdm", "J2", "5025", "7.7651", "$1,310.66", "$1,676.00", "$262.14", "*", "",
+      ""],
+     ["99285", "Emergency dept visit hi mdm", "J2", 5025, 7.7651, 1310.66, 1676, 262.14, "*"]),
+]
+
+
+# ------------------------------------------------------------------------------------- AOC fixture
+AOC_HEADER = ("AOC_Edit_Type,Add-On_Code,AOC_DelDT,Primary_Code,Primary_Code_DelDT,AOC_Edit_EffDT,AOC_Edit_DelDT,"
+          "Special_Instruction_Notes")
+AOC_ROWS = [
+    "1,37252,,37220,,2018001,,",                  # Julian dates (YYYYDDD), blank = not deleted
+    "1,37252,,37224,2025365,2018001,2025365,",    # edit (and primary) end with 2025-12-31
+    "1,37252,,37246,,2018001,2026180,",           # edit ends with 2026-06-29
+    "1,37253,,37252,,2018001,,",
+    "2,99417,,CCCCC,,2021001,,Contractor Defined Primary Codes",  # type 2: contractor-defined primaries
+    "3,G0500,,99152,,2018001,,",
+]
+
+
+# ------------------------------------------------------------------------------------- vendor guide PDFs
+# reportlab is a test dependency (pyproject [test]): no silent skip
+from reportlab.lib import colors  # noqa: E402
+from reportlab.lib.pagesizes import letter  # noqa: E402
+from reportlab.lib.styles import getSampleStyleSheet  # noqa: E402
+from reportlab.pdfgen import canvas  # noqa: E402
+from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table, TableStyle  # noqa: E402
+
+STYLE = getSampleStyleSheet()["BodyText"]
+DESC_52 = ("Intravascular ultrasound (noncoronary vessel) during diagnostic evaluation and/or therapeutic "
+           "intervention, including radiological supervision and interpretation; initial noncoronary vessel")
+DESC_53 = "each additional noncoronary vessel"
+
+
+def ruled_pdf(path: Path, *pages: list, encrypt: str | None = None) -> Path:
+    """Flowables per page (platypus); tables are ruled with GRID unless they set their own style."""
+    story = []
+    for n, flowables in enumerate(pages):
+        if n:
+            story.append(PageBreak())
+        story += flowables
+    SimpleDocTemplate(str(path), pagesize=letter, encrypt=encrypt).build(story)
+    return path
+
+
+def grid(rows: list[list], spans: tuple = (), repeat: int = 0, widths=None) -> Table:
+    cells = [[Paragraph(c, STYLE) if isinstance(c, str) and len(c) > 40 else c for c in row] for row in rows]
+    t = Table(cells, repeatRows=repeat, colWidths=widths)
+    t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                           ("FONTSIZE", (0, 0), (-1, -1), 8),
+                           *[("SPAN", a, b) for a, b in spans]]))
+    return t
+
+
+def text_pdf(path: Path, *pages: list[tuple[float, float, str]], size: float = 9) -> Path:
+    """Unruled text: (x, y from the top, text) per string, in points, one list per page."""
+    c = canvas.Canvas(str(path), pagesize=letter)
+    height = letter[1]
+    for items in pages:
+        c.setFont("Helvetica", size)
+        for x, y, s in items:
+            c.drawString(x, height - y, s)
+        c.showPage()
+    c.save()
+    return path
+
+
+def row_text(y: float, *cells: tuple[float, str]) -> list[tuple[float, float, str]]:
+    return [(x, y, s) for x, s in cells]
+
+
+def two_row_header_table(nonfac_52: str = "$927*") -> Table:
+    return grid([
+        ["Service Provided", "", "", "", "Physician Fee Schedule\u00b9", ""],
+        ["CPT\u00ae\nCode", "CPT\u00ae Description", "Work\nRVUs", "Total\nRVUs", "Facility", "Non\nFacility"],
+        ["+37252", DESC_52, "1.80", "2.59", "$86", nonfac_52],
+        ["+37253", DESC_53, "1.44", "2.06", "$69", "$170"],
+    ], spans=[((0, 0), (3, 0)), ((4, 0), (5, 0))], widths=[50, 200, 45, 45, 60, 60])

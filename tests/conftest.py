@@ -53,6 +53,13 @@ def cmsref_home(path: Path):
         mp.undo()
 
 
+def parse_addendum_b(path: Path, year: int):
+    """An OPPS Addendum B file parsed with the real layout (transform/layouts/opps.toml), as a polars frame."""
+    from transform.layout import load_layouts, parse_file
+
+    return parse_file(Path(path), load_layouts("opps")["addendum_b"], year).frame
+
+
 def query(db: Path, sql: str, params=None) -> list:
     """Rows of one query on a warehouse file, opened read-only and closed again."""
     import duckdb
@@ -60,6 +67,19 @@ def query(db: Path, sql: str, params=None) -> list:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def addon_statuses(db: Path, lines: list[tuple[str, str]]) -> list[str]:
+    """addon_check's status of each (code, date of service) line of one claim."""
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute("CREATE TEMP TABLE claim AS SELECT * FROM (VALUES " +
+                    ", ".join(f"('{c}', DATE '{d}')" for c, d in lines) + ") t(hcpcs, date_of_service)")
+        return [r[-1] for r in con.execute("SELECT * FROM addon_check('claim')").fetchall()]
     finally:
         con.close()
 

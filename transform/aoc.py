@@ -43,7 +43,7 @@ def read_date(text: str | None) -> date | None:
 
 def transform_release(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) -> ReleaseTables:
     (src,) = files  # `required = ["aoc"]`: exactly one file per release
-    frame = parse_file(src.path, load_layouts("aoc")["aoc"], release.year).frame
+    frame = parse_file(src.path, load_layouts(spec.layout)["aoc"], release.year).frame
     types = frame["edit_type"].str.strip_chars().str.to_uppercase().str.replace(r"^TYPE\s*", "")
     bad = frame.filter(~types.is_in(list(EDIT_TYPES)) | types.is_null())
     if bad.height:

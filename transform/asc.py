@@ -17,22 +17,23 @@ from cmsref.errors import ParseError
 from transform.layout import Parsed, identify, load_layouts, parse_file
 from transform.tables import ReleaseTables, conform, curated_definitions, split_reference
 
-LAYOUT_FAMILY = "asc"
+LAYOUT_FAMILY = "asc"  # the layout file of this source family (the catalog's `layout`; helpers default to it)
 ADDENDA = ("aa", "bb", "dd1", "dd2", "ee", "ff")  # layout kinds, one per addendum
 PUBLISHED = {"aa": "asc_addendum_aa", "bb": "asc_addendum_bb", "ee": "asc_excluded", "ff": "asc_device_offset"}
 DEFINITIONS = {"dd1": "asc_pi", "dd2": "asc_ci"}  # addendum -> status_indicator setting
 WORKBOOK_SHEETS = ("aa", "bb", "dd1", "dd2", "ee")  # the sheets every workbook has (FF is read when present)
 
 
-def parse_workbook(path: Path, year: int) -> dict[str, Parsed]:
+def parse_workbook(path: Path, year: int, family: str = LAYOUT_FAMILY) -> dict[str, Parsed]:
     """Every addendum sheet of a quarter's workbook, by layout kind."""
-    layouts = load_layouts(LAYOUT_FAMILY)
+    layouts = load_layouts(family)
     return {kind: parse_file(Path(path), layouts[kind], year) for kind in WORKBOOK_SHEETS}
 
 
-def parse_addendum_file(path: Path, year: int, named_kind: str | None = None) -> tuple[str, Parsed, list[str]]:
+def parse_addendum_file(path: Path, year: int, named_kind: str | None = None, family: str = LAYOUT_FAMILY
+                        ) -> tuple[str, Parsed, list[str]]:
     """One per-addendum csv/txt: (the addendum its title names, the parsed file, notes)."""
-    layouts = load_layouts(LAYOUT_FAMILY)
+    layouts = load_layouts(family)
     kind = identify(Path(path), {k: layouts[k] for k in ADDENDA})
     notes = []
     if kind is None:
@@ -54,7 +55,7 @@ def transform_release(spec, release, files):
     notes: list[str] = []
     if per_file:
         for src in per_file:
-            kind, p, file_notes = parse_addendum_file(src.path, release.year, src.kind)
+            kind, p, file_notes = parse_addendum_file(src.path, release.year, src.kind, spec.layout)
             notes += file_notes
             if kind in parsed:
                 raise ParseError(f"release {release.label}: {parsed[kind][0].member_name} and {src.member_name} both "
@@ -63,7 +64,7 @@ def transform_release(spec, release, files):
         notes += [f"{w.member_name}: not read; the release's per-addendum files were" for w in workbooks]
     elif workbooks:
         (src,) = workbooks
-        parsed = {kind: (src, p) for kind, p in parse_workbook(src.path, release.year).items()}
+        parsed = {kind: (src, p) for kind, p in parse_workbook(src.path, release.year, spec.layout).items()}
     for kind in ("aa", "bb", "ee"):
         if kind not in parsed:
             raise ParseError(f"release {release.label}: no Addendum {kind.upper()} among its files "

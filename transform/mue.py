@@ -34,7 +34,7 @@ def effective_date_in_name(spec: DatasetSpec, member_name: str) -> date | None:
 def transform_release(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) -> ReleaseTables:
     if not files:
         raise ParseError(f"release {release.label}: no MUE table among its files")
-    layout = load_layouts("mue")["mue"]
+    layout = load_layouts(spec.layout)["mue"]
     frames = []
     for src in files:
         stated = effective_date_in_name(spec, src.member_name)

@@ -6,26 +6,15 @@ transform/layouts/opps.toml; both formats parse to the same table. Every row kee
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import polars as pl
-
 from transform.layout import load_layouts, parse_file
 from transform.tables import ReleaseTables, conform, curated_definitions, split_reference
-
-LAYOUT_FAMILY = "opps"
-
-
-def parse_addendum_b(path: Path, year: int) -> pl.DataFrame:
-    return parse_file(Path(path), load_layouts(LAYOUT_FAMILY)["addendum_b"], year).frame
-
 
 def transform_release(spec, release, files):
     """Addendum B (and A) as opps_addendum_b (and opps_addendum_a); the curated Addendum D1 definitions as
     status_indicator rows (opps_si)."""
 
     files, reference = split_reference(files)
-    layouts = load_layouts(LAYOUT_FAMILY)
+    layouts = load_layouts(spec.layout)
     tables, notes = {}, []
     for src in files:  # Addendum B (required) and, where the release has it, Addendum A
         parsed = parse_file(src.path, layouts[src.kind], release.year)

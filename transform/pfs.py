@@ -16,14 +16,13 @@ from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file
 from transform.tables import ReleaseTables, conform, curated_definitions, split_reference
 
-LAYOUT_FAMILY = "pfs"
 VARIANT_ORDER = ("all", "non_qp", "qp")  # the first present feeds pfs_rvu; RVUs are the same in each
 
 
 def transform_release(spec, release, files: list[SourceFile]) -> ReleaseTables:
     year = release.year
     files, reference = split_reference(files)
-    layouts = load_layouts(LAYOUT_FAMILY)
+    layouts = load_layouts(spec.layout)
     parsed = {}
     result_notes: list[str] = []
     for src in files:

@@ -1,16 +1,17 @@
 """A vendor coding guide (PDF) -> vendor_guide_row (its figures) and vendor_guide_check (each figure compared with
 the warehouse's CMS data of the guide's year, as published when the guide is built).
 
-Extraction is transform/vendor_guide.py; the comparison rules are warehouse/reconcile.py.
+Extraction is transform/vendor_guide.py; the comparison with the warehouse is expectations/reconcile.py, which the
+pipeline hands in as `check` (a transform reads files; it does not open the warehouse itself).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import polars as pl
 
-from cmsref import config
 from extract.catalog import DatasetSpec, ReleaseSpec
 from extract.fetch import SourceFile
 from transform.tables import ReleaseTables
@@ -18,10 +19,8 @@ from transform.tables import conform
 from transform.vendor_guide import extract_guide
 
 
-def transform_release(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) -> ReleaseTables:
-    from warehouse.api import open_version
-    from warehouse.reconcile import reconcile
-
+def transform_release(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], check: Callable) -> ReleaseTables:
+    """`check(extract, year, guide_sha256)` returns the guide's checks against the published CMS data."""
     (src,) = files
     extract = extract_guide(src.path, year=release.year)
     rows = [{"guide": src.member_name, "guide_year": extract.year, "guide_conversion_factor": extract.conversion_factor,
@@ -29,12 +28,7 @@ def transform_release(spec: DatasetSpec, release: ReleaseSpec, files: list[Sourc
              "source_row": f.page} for f in extract.figures]
     figures = pl.DataFrame(rows, schema_overrides={"guide_conversion_factor": pl.String}).unique(
         subset=["hcpcs", "field", "page", "value"], keep="first", maintain_order=True)
-    figures = figures.with_columns(pl.col("guide_conversion_factor").cast(pl.Decimal(9, 4)))
-    con = open_version(config.db_path())
-    try:
-        checks = reconcile(con, extract, year=release.year, guide_sha256=src.sha256)
-    finally:
-        con.close()
+    checks = check(extract, release.year, src.sha256)
     check_rows = [{**{k: v for k, v in asdict(c).items() if k != "guide_sha256"}, "source_row": c.page} for c in checks]
     checks_frame = pl.DataFrame(check_rows, infer_schema_length=None).unique(
         subset=["hcpcs", "field", "page", "guide_value"], keep="first", maintain_order=True)

@@ -29,7 +29,7 @@ class Baseline:
 def baseline(tmp_path_factory) -> Baseline:
     from cmsref import pipeline
     from tests.fault.sources import aoc_grid, csv_bytes, opps_grid
-    from tests.unit.test_aoc import ROWS as AOC_ROWS
+    from tests.builders import AOC_ROWS
 
     if not MIRROR.is_dir():
         pytest.skip(f"real CMS files not found at {MIRROR}")

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from functools import cache
 
 from tests.conftest import MIRROR
-from tests.unit.test_aoc import HEADER as AOC_HEADER
-from tests.unit.test_aoc import ROWS as AOC_ROWS
-from tests.unit.test_opps_parse import HEADER as OPPS_HEADER
-from tests.unit.test_opps_parse import ROWS as OPPS_ROWS
-from tests.unit.test_opps_parse import TITLE as OPPS_TITLE
+from tests.builders import AOC_HEADER
+from tests.builders import AOC_ROWS
+from tests.builders import OPPS_HEADER
+from tests.builders import OPPS_ROWS
+from tests.builders import OPPS_TITLE
 from tests.builders import write_xlsx
 
 OPPS_IVUS = ["37252", "Intrvasc us noncoronary 1st", "N", "", "", "", "", "", "", "", ""]

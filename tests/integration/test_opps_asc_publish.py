@@ -9,7 +9,7 @@ from cmsref import config, pipeline
 from cmsref.errors import ParseError, ValidationError
 from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
 from tests.builders import write_csv, write_xlsx
-from tests.unit.test_opps_parse import HEADER, ROWS, TITLE
+from tests.builders import OPPS_HEADER as HEADER, OPPS_ROWS as ROWS, OPPS_TITLE as TITLE
 
 pytestmark = pytest.mark.integration
 IVUS = (["37252", "Intrvasc us noncoronary 1st", "N", "", "", "", "", "", "", "", ""],

@@ -16,11 +16,10 @@ import pytest
 from cmsref import config, pipeline
 from cmsref.errors import ParseError
 from tests.builders import add_header_cell, rename_header, shift_row_right, write_csv
-from tests.conftest import MIRROR, query as q, snapshot
+from tests.conftest import MIRROR, addon_statuses, query as q, snapshot, parse_addendum_b
 from transform.asc import parse_addendum_file, parse_workbook
 from transform.aoc import transform_release as aoc_transform
 from transform.layout import read_grid
-from transform.opps import parse_addendum_b
 from warehouse.diff import diff
 
 pytestmark = pytest.mark.integration
@@ -267,16 +266,6 @@ def test_an_asc_file_with_an_unknown_column_is_refused(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- add-on code edits
-def _lines(db: Path, lines: list[tuple[str, str]]) -> list[str]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        con.execute("CREATE TEMP TABLE claim AS SELECT * FROM (VALUES " +
-                    ", ".join(f"('{c}', DATE '{d}')" for c, d in lines) + ") t(hcpcs, date_of_service)")
-        return [r[-1] for r in con.execute("SELECT * FROM addon_check('claim')").fetchall()]
-    finally:
-        con.close()
-
-
 def test_aoc_dates_of_the_real_file(mirror_db):
     assert q(mirror_db, "SELECT count(*) FROM addon_code_edit") == [(9_000,)]
     assert q(mirror_db, "SELECT edit_type, edit_effective_date::VARCHAR, edit_deletion_date::VARCHAR, "
@@ -285,9 +274,9 @@ def test_aoc_dates_of_the_real_file(mirror_db):
     assert q(mirror_db, "SELECT edit_type, special_instruction_notes FROM addon_code_edit WHERE addon_code = '0054T' "
                         "AND primary_code = 'CCCCC'") == [(2, "Contractor Defined Primary Codes")]
     # 37224 is a valid primary of 37252 until its edit ends on 2025-12-31
-    assert _lines(mirror_db, [("37252", "2025-06-01"), ("37224", "2025-06-01")])[0] == "allowed primary on claim"
-    assert _lines(mirror_db, [("37252", "2026-05-01"), ("37224", "2026-05-01")])[0] == "no allowed primary on claim"
-    assert _lines(mirror_db, [("37252", "2026-05-01"), ("37236", "2026-05-01")])[0] == "allowed primary on claim"
+    assert addon_statuses(mirror_db, [("37252", "2025-06-01"), ("37224", "2025-06-01")])[0] == "allowed primary on claim"
+    assert addon_statuses(mirror_db, [("37252", "2026-05-01"), ("37224", "2026-05-01")])[0] == "no allowed primary on claim"
+    assert addon_statuses(mirror_db, [("37252", "2026-05-01"), ("37236", "2026-05-01")])[0] == "allowed primary on claim"
 
 
 def test_aoc_csv_export_of_the_real_workbook_parses_to_the_same_table(tmp_path):

@@ -10,7 +10,8 @@ from cmsref import config, pipeline
 from tests.conftest import MIRROR, SHARED
 from transform.vendor_guide import extract_guide
 from extract.download import sha256_file as file_sha256
-from warehouse.reconcile import reconcile, render_report
+from expectations.reconcile import reconcile
+from expectations.reconcile_report import render_report
 
 pytestmark = pytest.mark.integration
 GUIDES = SHARED / "vendor-guides"

@@ -8,7 +8,7 @@ from reportlab.platypus import Paragraph
 from cmsref import config, pipeline
 from cmsref.cli import main
 from tests.conftest import MIRROR, SHARED, cmsref_home, snapshot
-from tests.unit.test_vendor_guide_extract import STYLE, grid, ruled_pdf, row_text, text_pdf, two_row_header_table
+from tests.builders import STYLE, grid, row_text, ruled_pdf, text_pdf, two_row_header_table
 
 pytestmark = pytest.mark.integration
 GUIDES = SHARED / "vendor-guides"

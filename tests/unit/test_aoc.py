@@ -7,19 +7,11 @@ import pytest
 
 from cmsref import config, pipeline
 from cmsref.errors import ParseError, ValidationError
-from tests.conftest import snapshot
+from tests.builders import AOC_HEADER, AOC_ROWS
+from tests.conftest import addon_statuses, snapshot
 from transform.aoc import read_date
 
-HEADER = ("AOC_Edit_Type,Add-On_Code,AOC_DelDT,Primary_Code,Primary_Code_DelDT,AOC_Edit_EffDT,AOC_Edit_DelDT,"
-          "Special_Instruction_Notes")
-ROWS = [
-    "1,37252,,37220,,2018001,,",                  # Julian dates (YYYYDDD), blank = not deleted
-    "1,37252,,37224,2025365,2018001,2025365,",    # edit (and primary) end with 2025-12-31
-    "1,37252,,37246,,2018001,2026180,",           # edit ends with 2026-06-29
-    "1,37253,,37252,,2018001,,",
-    "2,99417,,CCCCC,,2021001,,Contractor Defined Primary Codes",  # type 2: contractor-defined primaries
-    "3,G0500,,99152,,2018001,,",
-]
+HEADER, ROWS = AOC_HEADER, AOC_ROWS  # tests/builders.py: laid out like AOC_V2026Q2-MCR.xlsx
 
 
 def write_mirror(tmp_path, rows, period="2026Q2"):
@@ -49,16 +41,6 @@ def db(home, tmp_path):
     return config.db_path()
 
 
-def check(db, lines):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        con.execute("CREATE TEMP TABLE claim AS SELECT * FROM (VALUES " +
-                    ", ".join(f"('{c}', DATE '{d}')" for c, d in lines) + ") t(hcpcs, date_of_service)")
-        return [r[-1] for r in con.execute("SELECT * FROM addon_check('claim')").fetchall()]
-    finally:
-        con.close()
-
-
 def test_table_values(db):
     con = duckdb.connect(str(db), read_only=True)
     rows = con.execute("SELECT addon_code, primary_code, edit_type, edit_effective_date::VARCHAR, "
@@ -71,19 +53,19 @@ def test_table_values(db):
 
 
 def test_addon_check(db):
-    assert check(db, [("37252", "2026-05-01"), ("37220", "2026-05-01")]) == ["allowed primary on claim",
+    assert addon_statuses(db, [("37252", "2026-05-01"), ("37220", "2026-05-01")]) == ["allowed primary on claim",
                                                                            "not an add-on code"]
-    assert check(db, [("37252", "2026-05-01"), ("99213", "2026-05-01")])[0] == "no allowed primary on claim"
-    assert check(db, [("99417", "2026-05-01")]) == ["type 2: the contractor defines the primary codes"]
-    assert check(db, [("G0500", "2026-05-01")])[0].startswith("type 3")
-    assert check(db, [("37252", "2026-08-01"), ("37220", "2026-08-01")])[0].startswith("no data")  # Q3 not loaded
+    assert addon_statuses(db, [("37252", "2026-05-01"), ("99213", "2026-05-01")])[0] == "no allowed primary on claim"
+    assert addon_statuses(db, [("99417", "2026-05-01")]) == ["type 2: the contractor defines the primary codes"]
+    assert addon_statuses(db, [("G0500", "2026-05-01")])[0].startswith("type 3")
+    assert addon_statuses(db, [("37252", "2026-08-01"), ("37220", "2026-08-01")])[0].startswith("no data")  # Q3 not loaded
     # a deletion date is the last day the edit applies: 37246 counts on 2026-06-29, not on 2026-06-30
-    assert check(db, [("37252", "2026-06-29"), ("37246", "2026-06-29")])[0] == "allowed primary on claim"
-    assert check(db, [("37252", "2026-06-30"), ("37246", "2026-06-30")])[0] == "no allowed primary on claim"
+    assert addon_statuses(db, [("37252", "2026-06-29"), ("37246", "2026-06-29")])[0] == "allowed primary on claim"
+    assert addon_statuses(db, [("37252", "2026-06-30"), ("37246", "2026-06-30")])[0] == "no allowed primary on claim"
     # a date before the first loaded release is judged by that release's history (the file is cumulative)
-    assert check(db, [("37252", "2025-06-01"), ("37224", "2025-06-01")])[0] == "allowed primary on claim"
-    assert check(db, [("37252", "2026-05-01"), ("37224", "2026-05-01")])[0] == "no allowed primary on claim"
-    assert check(db, [("99417", "2020-06-01")]) == ["not an add-on code"]  # its edit starts in 2021
+    assert addon_statuses(db, [("37252", "2025-06-01"), ("37224", "2025-06-01")])[0] == "allowed primary on claim"
+    assert addon_statuses(db, [("37252", "2026-05-01"), ("37224", "2026-05-01")])[0] == "no allowed primary on claim"
+    assert addon_statuses(db, [("99417", "2020-06-01")]) == ["not an add-on code"]  # its edit starts in 2021
 
 
 @pytest.mark.parametrize("rows, error, text", [

@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from cmsref.errors import ValidationError
-from expectations.runner import SuiteResult, run_suite, write_reports
+from expectations.report import write_reports
+from expectations.runner import SuiteResult, run_suite
 
 E = gx.expectations
 

@@ -17,39 +17,13 @@ import pytest
 from cmsref.errors import ParseError
 from transform.asc import parse_workbook
 from transform.layout import load_layouts, parse_file
-from tests.builders import write_csv, write_xlsx
-from transform.opps import parse_addendum_b
+from tests.conftest import parse_addendum_b
+from tests.builders import (OPPS_HEADER, OPPS_NOTE_2020, OPPS_NOTE_2025, OPPS_ROWS, OPPS_TITLE, write_csv,
+                            write_xlsx)
 
 # ------------------------------------------------------------------------------------- Addendum B
-TITLE = [["Addendum B.-Final OPPS Payment by HCPCS Code for CY 2025 (generated test file)"],
-         ["CPT codes and descriptions only are copyright 2024 American Medical Association. All Rights Reserved."],
-         []]
-# A made-up note header in the shape described: the text changes every year and embeds the deductible.
-NOTE_2025 = "Note: Drugs and biologicals: copayment capped at the inpatient deductible of $1,676.00"
-NOTE_2020 = ("Note: Actual copayments would be lower due to the cap on copayments at the Inpatient Deductible "
-             "of $1,408.00")
-HEADER = ["HCPCS Code", "Short Descriptor", "SI", "APC", "Relative Weight", "Payment Rate",
-          "National Unadjusted Copayment", "Minimum Unadjusted Copayment", NOTE_2025,
-          "Drug and Device Pass-Through Expiration during Calendar Year", "* Indicates a Change"]
-# Each data row twice: as the 508 csv prints it, and as the xlsx stores it (numbers as numbers, APCs as
-# numbers that lost their leading zero, blanks as empty cells, the `.` placeholder as text).
-ROWS = [
-    (["0001F", "Heart failure composite", "M", "", "", "", "", "", "", "", ""],
-     ["0001F", "Heart failure composite", "M"]),
-    (["33274", "Tcat insj/rpl perm ldls pm", "J1", "5194", "159.2513", "$14,331.98", ".", "$2,866.40", "", "", "*"],
-     ["33274", "Tcat insj/rpl perm ldls pm", "J1", 5194, 159.2513, 14331.98, ".", 2866.4, None, None, "*"]),
-    (["36415", "Routine venipuncture", "Q4", "", "", "", "", "", "", "", ""],
-     ["36415", "Routine venipuncture", "Q4"]),
-    (["C1734", "Orth/devic/drug bn/bn,tis/bn", "N", "", "", "", "", "", "", "", ""],
-     ["C1734", "Orth/devic/drug bn/bn,tis/bn", "N"]),
-    (["G0008", "Admin influenza virus vac", "S", "0412", "0.6187", "$55.68", ".", "$11.14", "", "", ""],
-     ["G0008", "Admin influenza virus vac", "S", 412, 0.6187, 55.68, ".", 11.14]),
-    (["C9046", "Cocaine hcl nasal", "G", "9046", "0.0012", "$0.11", ".", "$0.02", "", "12/31/2026", "*"],
-     ["C9046", "Cocaine hcl nasal", "G", 9046, 0.0012, 0.11, ".", 0.02, None, "12/31/2026", "*"]),
-    (["99285", "Emergency dept visit hi mdm", "J2", "5025", "7.7651", "$1,310.66", "$1,676.00", "$262.14", "*", "",
-      ""],
-     ["99285", "Emergency dept visit hi mdm", "J2", 5025, 7.7651, 1310.66, 1676, 262.14, "*"]),
-]
+# The fixture (title rows, header, rows as the 508 csv and as the xlsx hold them) is tests/builders.py's.
+TITLE, NOTE_2025, NOTE_2020, HEADER, ROWS = OPPS_TITLE, OPPS_NOTE_2025, OPPS_NOTE_2020, OPPS_HEADER, OPPS_ROWS
 
 
 def _files(tmp_path, header=HEADER, rows=ROWS, title=TITLE, name="addendum_b"):

@@ -11,7 +11,8 @@ import pytest
 
 from cmsref.errors import NoDataError
 from transform.vendor_guide import GuideExtract, GuideFigure
-from warehouse.reconcile import _compare_numbers, reconcile, render_report
+from expectations.reconcile import _compare_numbers, reconcile
+from expectations.reconcile_report import render_report
 
 SHA = "ab" * 32
 WINDOW = "release_id VARCHAR, period VARCHAR, effective_from DATE, effective_to DATE"

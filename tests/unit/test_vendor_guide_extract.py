@@ -5,60 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reportlab.lib import colors  # reportlab is a test dependency (pyproject [test]): no silent skip
-from reportlab.lib.pagesizes import letter
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import inch
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
-from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from cmsref.errors import ParseError
+from tests.builders import DESC_52, DESC_53, STYLE, grid, row_text, ruled_pdf, text_pdf, two_row_header_table
 from transform.vendor_guide import HEADER_FIELDS, _header_field, extract_guide
-
-STYLE = getSampleStyleSheet()["BodyText"]
-DESC_52 = ("Intravascular ultrasound (noncoronary vessel) during diagnostic evaluation and/or therapeutic "
-           "intervention, including radiological supervision and interpretation; initial noncoronary vessel")
-DESC_53 = "each additional noncoronary vessel"
-
-
-# --- builders --------------------------------------------------------------------------------------------
-
-def ruled_pdf(path: Path, *pages: list, encrypt: str | None = None) -> Path:
-    """Flowables per page (platypus); tables are ruled with GRID unless they set their own style."""
-    story = []
-    for n, flowables in enumerate(pages):
-        if n:
-            story.append(PageBreak())
-        story += flowables
-    SimpleDocTemplate(str(path), pagesize=letter, encrypt=encrypt).build(story)
-    return path
-
-
-def grid(rows: list[list], spans: tuple = (), repeat: int = 0, widths=None) -> Table:
-    cells = [[Paragraph(c, STYLE) if isinstance(c, str) and len(c) > 40 else c for c in row] for row in rows]
-    t = Table(cells, repeatRows=repeat, colWidths=widths)
-    t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black), ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                           ("FONTSIZE", (0, 0), (-1, -1), 8),
-                           *[("SPAN", a, b) for a, b in spans]]))
-    return t
-
-
-def text_pdf(path: Path, *pages: list[tuple[float, float, str]], size: float = 9) -> Path:
-    """Unruled text: (x, y from the top, text) per string, in points, one list per page."""
-    c = canvas.Canvas(str(path), pagesize=letter)
-    height = letter[1]
-    for items in pages:
-        c.setFont("Helvetica", size)
-        for x, y, s in items:
-            c.drawString(x, height - y, s)
-        c.showPage()
-    c.save()
-    return path
-
-
-def row_text(y: float, *cells: tuple[float, str]) -> list[tuple[float, float, str]]:
-    return [(x, y, s) for x, s in cells]
-
 
 def figures(extract, code: str | None = None) -> dict[tuple[str, str], str]:
     """(code, field) -> value, one value each; not_reported_with (several per code) is left out."""
@@ -71,15 +26,6 @@ def figures(extract, code: str | None = None) -> dict[tuple[str, str], str]:
 
 
 # --- ruled tables ----------------------------------------------------------------------------------------
-
-def two_row_header_table(nonfac_52: str = "$927*") -> Table:
-    return grid([
-        ["Service Provided", "", "", "", "Physician Fee Schedule\u00b9", ""],
-        ["CPT\u00ae\nCode", "CPT\u00ae Description", "Work\nRVUs", "Total\nRVUs", "Facility", "Non\nFacility"],
-        ["+37252", DESC_52, "1.80", "2.59", "$86", nonfac_52],
-        ["+37253", DESC_53, "1.44", "2.06", "$69", "$170"],
-    ], spans=[((0, 0), (3, 0)), ((4, 0), (5, 0))], widths=[50, 200, 45, 45, 60, 60])
-
 
 def test_ruled_two_row_header_merged_cells_and_glued_footnote(tmp_path):
     pdf = ruled_pdf(tmp_path / "g.pdf", [

@@ -1,0 +1,52 @@
+"""The claim-line rules (warehouse/claim_rules.py) on small tables made in code: MUE adjudication indicators and
+the MUE table's effective window."""
+
+import duckdb
+import pytest
+
+from warehouse import effective
+from warehouse.claim_rules import create_helper_macros
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    con.execute(f"CREATE MACRO {effective.SQL_MACRO}")
+    con.execute("""CREATE TABLE mue AS SELECT * FROM (VALUES
+        ('practitioner', '2026Q2', 'mue/2026Q2/r1', DATE '2026-04-01', DATE '2026-07-01', '37252', 1, 2, 'x'),
+        ('practitioner', '2026Q2', 'mue/2026Q2/r1', DATE '2026-04-01', DATE '2026-07-01', '37253', 5, 3, 'x'),
+        ('practitioner', '2026Q2', 'mue/2026Q2/r1', DATE '2026-04-01', DATE '2026-07-01', '64483', 1, 1, 'x'))
+        t(service_type, period, release_id, effective_from, effective_to, hcpcs, mue_value, mai, mai_label)""")
+    create_helper_macros(con, temp=True, names=["mue_check"])
+    yield con
+    con.close()
+
+
+def statuses(con, lines):
+    con.execute("CREATE OR REPLACE TEMP TABLE claim AS SELECT * FROM (VALUES " +
+                ", ".join(f"('{c}', {u}, DATE '{d}', 'practitioner')" for c, u, d in lines) +
+                ") t(hcpcs, units, date_of_service, service_type)")
+    return [(r[0], r[1]) for r in con.execute(
+        "SELECT units_compared, status FROM mue_check('claim') ORDER BY line_no").fetchall()]
+
+
+def test_mai_3_sums_the_units_of_a_code_on_one_day(con):
+    day = "2026-05-01"
+    assert statuses(con, [("37253", 3, day), ("37253", 2, day)]) == [(5, "within"), (5, "within")]
+    assert statuses(con, [("37253", 3, day), ("37253", 3, day)]) == [(6, "exceeds"), (6, "exceeds")]
+    # another day is another count
+    assert statuses(con, [("37253", 3, day), ("37253", 3, "2026-05-02")]) == [(3, "within"), (3, "within")]
+
+
+def test_mai_2_sums_per_day_and_mai_1_compares_each_line(con):
+    day = "2026-05-01"
+    assert statuses(con, [("37252", 1, day), ("37252", 1, day)]) == [(2, "exceeds"), (2, "exceeds")]
+    assert statuses(con, [("64483", 1, day), ("64483", 1, day)]) == [(1, "within"), (1, "within")]
+    assert statuses(con, [("64483", 2, day)]) == [(2, "exceeds")]
+
+
+def test_the_table_applies_only_inside_its_window(con):
+    assert statuses(con, [("37253", 9, "2026-06-30")]) == [(9, "exceeds")]
+    assert statuses(con, [("37253", 9, "2026-07-01")])[0][1].startswith("no data")  # effective_to is exclusive
+    assert statuses(con, [("37253", 9, "2026-03-31")])[0][1].startswith("no data")
+    assert statuses(con, [("99999", 9, "2026-05-01")]) == [(9, "no MUE for this code")]
