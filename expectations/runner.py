@@ -42,7 +42,6 @@ import math
 import threading
 import warnings
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd

@@ -124,3 +124,15 @@ def mirror_db(tmp_path_factory):
         result = pipeline.build(None, mirror=MIRROR)
         assert result.data_version == "2026.2", result.message
         return config.db_path()
+
+
+@pytest.fixture(scope="module")
+def mirror_home(mirror_db, tmp_path_factory):
+    """A CMSREF_HOME whose warehouse is a copy of the whole-mirror build (copy on write): for tests that publish."""
+    import shutil
+
+    home = tmp_path_factory.mktemp("mirror-copy") / "data"
+    home.mkdir()
+    shutil.copy(mirror_db, home / "cmsref.duckdb")
+    with cmsref_home(home):
+        yield home

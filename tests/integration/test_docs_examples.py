@@ -3,20 +3,16 @@
 import duckdb
 import pytest
 
-from cmsref import config, pipeline
-from tests.conftest import MIRROR, cmsref_home
 from warehouse.docs import EXAMPLES
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    with cmsref_home(tmp_path_factory.mktemp("docs")):
-        assert pipeline.build(None, mirror=MIRROR).data_version == "2026.2"
-        c = duckdb.connect(str(config.db_path()), read_only=True)
-        yield c
-        c.close()
+def con(mirror_db):
+    c = duckdb.connect(str(mirror_db), read_only=True)
+    yield c
+    c.close()
 
 
 @pytest.mark.parametrize("title, sql", EXAMPLES, ids=[t for t, _ in EXAMPLES])

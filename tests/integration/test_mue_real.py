@@ -3,7 +3,6 @@
 import shutil
 
 import duckdb
-import polars as pl
 import pytest
 
 from cmsref import config, pipeline

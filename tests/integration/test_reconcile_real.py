@@ -6,12 +6,11 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from cmsref import config, pipeline
-from tests.conftest import MIRROR, SHARED
-from transform.vendor_guide import extract_guide
-from extract.download import sha256_file as file_sha256
 from expectations.reconcile import reconcile
 from expectations.reconcile_report import render_report
+from extract.download import sha256_file as file_sha256
+from tests.conftest import SHARED
+from transform.vendor_guide import extract_guide
 
 pytestmark = pytest.mark.integration
 GUIDES = SHARED / "vendor-guides"
@@ -20,18 +19,10 @@ ARTICLE_2022 = GUIDES / "ivus-documenting-coding-billing-2022.pdf"
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(tmp_path_factory.mktemp("reconcile")))
-    mp.delenv("CMSREF_DB", raising=False)
-    try:
-        for dataset in ("pfs", "mue", "asc"):
-            pipeline.build([dataset], mirror=MIRROR)
-        con = duckdb.connect(str(config.db_path()), read_only=True)
-        yield con
-        con.close()
-    finally:
-        mp.undo()
+def con(mirror_db):
+    con = duckdb.connect(str(mirror_db), read_only=True)
+    yield con
+    con.close()
 
 
 def checked(con, path):

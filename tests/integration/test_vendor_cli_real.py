@@ -5,9 +5,9 @@ import json
 import pytest
 from reportlab.platypus import Paragraph
 
-from cmsref import config, pipeline
+from cmsref import config
 from cmsref.cli import main
-from tests.conftest import MIRROR, SHARED, cmsref_home, snapshot
+from tests.conftest import SHARED, snapshot
 from tests.builders import STYLE, grid, row_text, ruled_pdf, text_pdf, two_row_header_table
 
 pytestmark = pytest.mark.integration
@@ -15,10 +15,8 @@ GUIDES = SHARED / "vendor-guides"
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    with cmsref_home(tmp_path_factory.mktemp("vendor")):
-        pipeline.build(["pfs", "mue"], mirror=MIRROR)
-        yield config.db_path()
+def db(mirror_home):
+    return config.db_path()
 
 
 def run(capsys, *args):

@@ -2,7 +2,6 @@
 
 from decimal import Decimal
 
-import polars as pl
 import pytest
 
 from cmsref.errors import ParseError
