@@ -42,6 +42,20 @@ def home(tmp_path, monkeypatch):
     return tmp_path / "data"
 
 
+def home_with_copy(db: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A fresh CMSREF_HOME under tmp_path holding a copy of warehouse `db` (copy on write: the original stays as it
+    was for the next test); returns the copy."""
+    import shutil
+
+    home = tmp_path / "data"
+    home.mkdir()
+    shutil.copyfile(db, home / "cmsref.duckdb")
+    monkeypatch.setenv("CMSREF_HOME", str(home))
+    for var in ("CMSREF_DB", "CMSREF_MIRROR"):
+        monkeypatch.delenv(var, raising=False)
+    return home / "cmsref.duckdb"
+
+
 @contextmanager
 def cmsref_home(path: Path):
     """CMSREF_HOME set to `path` while a module-scoped fixture builds and yields (monkeypatch is per test)."""

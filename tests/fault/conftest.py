@@ -8,13 +8,12 @@ zips under their cms.gov paths (CMSREF_CMS_BASE_URL).
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import MIRROR, snapshot
+from tests.conftest import home_with_copy, MIRROR, snapshot
 from tests.fault import cms_standin
 
 
@@ -80,14 +79,9 @@ class World:
 @pytest.fixture
 def world_unpatched(baseline, cms, tmp_path, monkeypatch) -> World:
     """A copy of the baseline warehouse; cmsref pointed at the stand-in. The downloader runs as shipped."""
-    home = tmp_path / "data"
-    home.mkdir()
-    db = home / "cmsref.duckdb"
-    shutil.copyfile(baseline.db, db)
-    monkeypatch.setenv("CMSREF_HOME", str(home))
+    db = home_with_copy(baseline.db, tmp_path, monkeypatch)
+    home = db.parent
     monkeypatch.setenv("CMSREF_CMS_BASE_URL", cms.base_url)
-    for var in ("CMSREF_DB", "CMSREF_MIRROR"):
-        monkeypatch.delenv(var, raising=False)
     return World(home=home, db=db, before=baseline.before, baseline=baseline, cms=cms, mirror=tmp_path / "cms-mirror")
 
 

@@ -1,13 +1,12 @@
 """NCCI MUE: the real 2026 Q2 practitioner table, the claim-lines check, and bad inputs."""
 
-import shutil
 
 import duckdb
 import pytest
 
 from cmsref import config, pipeline
 from cmsref.cli import main
-from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
+from tests.conftest import home_with_copy, MIRROR, cmsref_home, query as q, snapshot
 from transform.layout import load_layouts, parse_file
 
 pytestmark = pytest.mark.integration
@@ -54,11 +53,7 @@ def test_claim_lines_check(db):
 
 @pytest.fixture
 def world(db, tmp_path, monkeypatch):
-    home = tmp_path / "data"
-    home.mkdir()
-    shutil.copy(db, home / "cmsref.duckdb")
-    monkeypatch.setenv("CMSREF_HOME", str(home))
-    return home / "cmsref.duckdb", tmp_path / "mirror" / "mue"
+    return home_with_copy(db, tmp_path, monkeypatch), tmp_path / "mirror" / "mue"
 
 
 def write_variant(folder, period, name, edit):

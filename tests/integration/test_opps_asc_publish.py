@@ -7,7 +7,7 @@ import pytest
 
 from cmsref import config, pipeline
 from cmsref.errors import ParseError, ValidationError
-from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
+from tests.conftest import home_with_copy, MIRROR, cmsref_home, query as q, snapshot
 from tests.builders import write_csv, write_xlsx
 from tests.builders import OPPS_HEADER as HEADER, OPPS_ROWS as ROWS, OPPS_TITLE as TITLE
 
@@ -97,11 +97,8 @@ def test_csv_and_xlsx_addendum_b_publish_the_same_rows(tmp_path, monkeypatch):
      ValidationError, "apc"),
 ])
 def test_bad_addendum_b_fails_clearly_and_changes_nothing(db, tmp_path, monkeypatch, rows, header, error, text):
-    home = tmp_path / "data"
-    home.mkdir()
-    shutil.copy(db, home / "cmsref.duckdb")
-    monkeypatch.setenv("CMSREF_HOME", str(home))
-    before = snapshot(home / "cmsref.duckdb")
+    copy = home_with_copy(db, tmp_path, monkeypatch)
+    before = snapshot(copy)
     with pytest.raises(error, match=text):
         pipeline.build(["opps"], ["2025-04"], mirror=opps_mirror(tmp_path / "m", "2025-04", rows, header))
-    assert snapshot(home / "cmsref.duckdb") == before
+    assert snapshot(copy) == before

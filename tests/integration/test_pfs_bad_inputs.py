@@ -6,13 +6,12 @@ files are the real ones with one defect made in code.
 
 import csv
 import io
-import shutil
 import zipfile
 
 import pytest
 
 from cmsref.cli import main
-from tests.conftest import MIRROR, PFS, snapshot
+from tests.conftest import home_with_copy, MIRROR, PFS, snapshot
 
 pytestmark = pytest.mark.integration
 REAL_24C = PFS / "RVU24C/PPRRVU24_JUL.csv"
@@ -31,13 +30,10 @@ def baseline(tmp_path_factory):
 @pytest.fixture
 def world(baseline, tmp_path, monkeypatch):
     """A fresh copy of the baseline warehouse and an empty mirror folder for RVU24C."""
-    home = tmp_path / "data"
-    home.mkdir()
-    shutil.copy(baseline, home / "cmsref.duckdb")
-    monkeypatch.setenv("CMSREF_HOME", str(home))
+    db = home_with_copy(baseline, tmp_path, monkeypatch)
     folder = tmp_path / "mirror" / "pfs_rvu" / "RVU24C"
     folder.mkdir(parents=True)
-    return home / "cmsref.duckdb", folder
+    return db, folder
 
 
 def build_24c(folder, capsys):
