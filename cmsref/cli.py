@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--version", metavar="V", help="pin a data version (default: latest)")
     q.add_argument("--db", metavar="PATH")
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    q.add_argument("--output", metavar="FILE", help="write the result to FILE instead of the terminal (SQL itself "
+                                                     "cannot write, attach or read files)")
     q.set_defaults(func=lambda a: _print_sql(a, a.sql))
 
     e = sub.add_parser("export", help="write one data version as a self-contained snapshot with manifest.json")
@@ -100,8 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--db", metavar="PATH")
     e.set_defaults(func=_export)
 
-    ver = sub.add_parser("verify", help="check an exported snapshot against its manifest.json")
-    ver.add_argument("dir", metavar="DIR")
+    ver = sub.add_parser("verify", help="check an exported snapshot, or a published data version in place",
+                         description="With DIR: check an exported snapshot against its manifest.json. With --version: "
+                                     "recompute that data version's manifest from the rows stored in the warehouse "
+                                     "and compare it with the published one (any changed byte is reported).")
+    ver.add_argument("dir", metavar="DIR", nargs="?")
+    ver.add_argument("--version", metavar="V", help="a data version of the warehouse, or 'latest'")
+    ver.add_argument("--db", metavar="PATH")
     ver.set_defaults(func=_verify)
 
     df = sub.add_parser("diff", help="what changed between two data versions or two periods",
@@ -175,6 +182,10 @@ def _export(args) -> int:
 
 
 def _verify(args) -> int:
+    if args.version:
+        return _verify_version(args)
+    if not args.dir:
+        raise CmsrefError("verify needs an export folder (DIR) or --version V")
     from warehouse.export import verify
 
     problems = verify(Path(args.dir))
@@ -184,6 +195,27 @@ def _verify(args) -> int:
         print(f"cmsref: error: {args.dir} does not match its manifest ({len(problems)} problem(s))", file=sys.stderr)
         return 1
     print(f"{args.dir}: every file matches manifest.json")
+    return 0
+
+
+def _verify_version(args) -> int:
+    from warehouse.api import open_version
+    from warehouse.publish import verify_version
+
+    con = open_version(config.db_path(args.db), args.version)
+    try:
+        version = con.execute("SELECT pinned_version()").fetchone()[0]
+        sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()[0]
+        problems = verify_version(con, version)
+    finally:
+        con.close()
+    for p in problems:
+        print(f"cmsref: verify: {p}", file=sys.stderr)
+    if problems:
+        print(f"cmsref: error: data version {version} does not match what was published ({len(problems)} "
+              f"problem(s))", file=sys.stderr)
+        return 1
+    print(f"data version {version}: every table's rows match its published manifest {sha}")
     return 0
 
 
@@ -274,11 +306,22 @@ def _print_sql(args, sql: str, params=None) -> int:
         try:
             rel = con.execute(sql, params or [])
         except duckdb.Error as exc:
-            raise CmsrefError(f"query failed: {exc}") from None
+            raise CmsrefError(f"query failed: {str(exc).splitlines()[0]}") from None
         cols = [d[0] for d in rel.description] if rel.description else []
         rows = rel.fetchall()
     finally:
         con.close()
+    output = getattr(args, "output", None)
+    if output:
+        import contextlib
+
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as fh, contextlib.redirect_stdout(fh):
+                _emit(cols, rows, args.format)
+        except OSError as exc:
+            raise CmsrefError(f"cannot write {output}: {exc.strerror}") from None
+        print(f"{len(rows)} row(s) written to {output}", file=sys.stderr)
+        return 0
     _emit(cols, rows, args.format)
     return 0
 
@@ -329,6 +372,17 @@ def _payment(args) -> int:
             )
     finally:
         con.close()
+    output = getattr(args, "output", None)
+    if output:
+        import contextlib
+
+        try:
+            with open(output, "w", encoding="utf-8", newline="") as fh, contextlib.redirect_stdout(fh):
+                _emit(cols, rows, args.format)
+        except OSError as exc:
+            raise CmsrefError(f"cannot write {output}: {exc.strerror}") from None
+        print(f"{len(rows)} row(s) written to {output}", file=sys.stderr)
+        return 0
     _emit(cols, rows, args.format)
     return 0
 

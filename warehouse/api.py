@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from cmsref.errors import CmsrefError
-from warehouse.publish import connect
+from warehouse.publish import connect, verify_version
 from warehouse.sql import literal
 from warehouse.views import create_pinned_views
 
@@ -48,12 +48,26 @@ def open_version(path: str | Path, version: str = "latest", *, expected_manifest
             if actual != expected_manifest_sha256:
                 raise CmsrefError(f"data version {version} in {path} has manifest {actual}, not the pinned "
                                   f"{expected_manifest_sha256}: this is not the data you tested against")
+            problems = verify_version(con, version)  # the manifest covers every row: recompute it from them
+            if problems:
+                raise CmsrefError(f"data version {version} in {path} is not the pinned data: {problems[0]}")
         create_pinned_views(con, version)
         con.execute(f"CREATE OR REPLACE TEMP MACRO pinned_version() AS {literal(version)}")
+        lock_down(con)
         return con
     except BaseException:
         con.close()
         raise
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """A reading connection may not touch anything but its warehouse: no ATTACH, no COPY, no reading or writing other
+    files, no extensions; and the settings cannot be changed back (DuckDB's enable_external_access and
+    lock_configuration). The warehouse itself is open read-only."""
+    for setting in ("autoinstall_known_extensions", "autoload_known_extensions", "allow_community_extensions",
+                    "enable_external_access"):
+        con.execute(f"SET {setting} = false")
+    con.execute("SET lock_configuration = true")
 
 
 def manifest_sha256(con: duckdb.DuckDBPyConnection) -> str:

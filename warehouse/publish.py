@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ from cmsref import __version__
 from cmsref.errors import PublishError
 from extract.catalog import load_dataset
 from extract.fetch import SourceFile
-from warehouse.schema import META_DDL, TABLES, store_ddl
+from warehouse.schema import LINEAGE, META_DDL, TABLES, store_ddl
 from warehouse.views import create_views
 
 log = logging.getLogger("cmsref.warehouse")
@@ -128,6 +129,10 @@ def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
     try:
         return duckdb.connect(str(db_path), read_only=read_only)
     except duckdb.Error as exc:
+        held = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", str(exc))
+        if held:
+            raise PublishError(f"{db_path} is open for writing in another process (PID {held.group(2)}, "
+                               f"{held.group(1)}); close it and try again") from None
         raise PublishError(f"{db_path} is not a readable cmsref warehouse ({exc}); it was left as it is: restore it "
                            f"from a copy or an export, or build into a new file with --db") from None
 
@@ -164,6 +169,8 @@ def publish(db_path: Path, built: list[BuiltRelease], *, summary: str | None = N
     with build_lock(db_path):
         for stale in db_path.parent.glob(db_path.name + ".publishing-*"):
             stale.unlink()  # a copy left by a publish that was killed (we hold the lock: nobody else writes)
+        _refuse_if_written_elsewhere(db_path)
+        _set_aside_stale_wal(db_path)
         work = db_path.with_name(f"{db_path.name}.publishing-{os.getpid()}")
         if db_path.exists():
             shutil.copyfile(db_path, work)
@@ -182,12 +189,48 @@ def publish(db_path: Path, built: list[BuiltRelease], *, summary: str | None = N
                 con.close()
             if result.data_version is None:
                 return result
+            leftover = Path(f"{work}.wal")
+            if leftover.exists() and leftover.stat().st_size:
+                raise PublishError(f"{work}: its write-ahead log was not checkpointed; nothing was published")
+            leftover.unlink(missing_ok=True)
             _fsync(work)
             os.replace(work, db_path)  # the atomic swap
             _fsync(db_path.parent)
             return result
         finally:
             work.unlink(missing_ok=True)
+
+
+def _refuse_if_written_elsewhere(db_path: Path) -> None:
+    """Another process that has the warehouse open for writing (a DuckDB client, not a cmsref build: those take the
+    build lock) holds DuckDB's write lock on the file: say which process, and publish nothing."""
+    if not db_path.exists():
+        return
+    with open(db_path, "rb") as fh:
+        try:
+            fcntl.lockf(fh, fcntl.LOCK_SH | fcntl.LOCK_NB, 0, 0)  # fails only while someone holds a write lock
+            fcntl.lockf(fh, fcntl.LOCK_UN, 0, 0)
+            return
+        except OSError:
+            pass
+    try:
+        duckdb.connect(str(db_path), read_only=True).close()
+    except duckdb.Error as exc:  # DuckDB's message names the process: "Conflicting lock is held in ... (PID n)"
+        held = re.search(r"\(PID (\d+)\)", str(exc))
+        raise PublishError(f"{db_path} is open for writing in another process (PID {held.group(1) if held else '?'}); "
+                           f"close it and build again") from None
+
+
+def _set_aside_stale_wal(db_path: Path) -> None:
+    """A write-ahead log beside the warehouse that no process holds was left by a writer that crashed. It is never
+    replayed into a published file (publishing swaps in a new main file; the old log would be applied to it and
+    corrupt it): it is renamed `<file>.wal.stale-<UTC time>` and kept for inspection."""
+    wal = Path(f"{db_path}.wal")
+    if wal.exists():
+        aside = wal.with_name(f"{wal.name}.stale-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}")
+        wal.rename(aside)
+        log.warning("%s: a write-ahead log left by a crashed writer was set aside as %s; it was not applied",
+                    db_path, aside.name)
 
 
 def _fsync(path: Path) -> None:
@@ -311,8 +354,24 @@ def _windows(con, chosen) -> list[list]:
     return rows
 
 
+def content_sha256(con, table: str, release_id: str) -> str:
+    """SHA-256 of every stored row of one release in one table, in a canonical order: any changed byte of any value
+    changes it. Part of each data version's manifest (so of its manifest_sha256)."""
+    cols = ", ".join(c.name for c in (*TABLES[table].columns, *LINEAGE))
+    return con.execute(
+        f"SELECT sha256(coalesce(string_agg(r, chr(10) ORDER BY r), '')) FROM "
+        f"(SELECT CAST(ROW({cols}) AS VARCHAR) AS r FROM store.{table} WHERE release_id = ?)", [release_id]
+    ).fetchone()[0]
+
+
+def manifest_of(con, version: str, chosen: dict, windows: list) -> dict:
+    """The manifest of a data version computed from what is stored now (verify compares it with the published)."""
+    return _manifest(con, version, chosen, windows)
+
+
 def _manifest(con, version, chosen, windows) -> dict:
-    """What a downstream tool pins: every release, its source files and the tables' windows and row counts."""
+    """What a downstream tool pins: every release, its source files and the tables' windows, row counts and content
+    hashes."""
     releases = []
     for (dataset, period), rid in sorted(chosen.items()):
         files = con.execute("SELECT kind, variant, member_name, sha256 FROM meta.source_files WHERE release_id = ? "
@@ -320,5 +379,39 @@ def _manifest(con, version, chosen, windows) -> dict:
         releases.append({"release_id": rid, "dataset": dataset, "period": period,
                          "sources": [dict(zip(("kind", "variant", "member", "sha256"), f)) for f in files]})
     tables = [{"table": t, "release_id": r, "effective_from": str(f), "effective_to": str(e) if e else None,
-               "rows": n} for t, r, _, _, f, e, n in sorted(windows, key=lambda w: (w[0], w[4]))]
+               "rows": n, "content_sha256": content_sha256(con, t, r)}
+              for t, r, _, _, f, e, n in sorted(windows, key=lambda w: (w[0], w[4]))]
     return {"data_version": version, "releases": releases, "tables": tables}
+
+
+def verify_version(con, version: str) -> list[str]:
+    """Recompute a published data version's manifest from the rows stored now; [] when every table of the version
+    hashes as it did at publish (so its manifest_sha256 is the published one), else what differs."""
+    row = con.execute("SELECT manifest_sha256, manifest FROM meta.data_versions WHERE data_version = ?",
+                      [version]).fetchone()
+    if row is None:
+        raise PublishError(f"no data version {version!r} in this warehouse")
+    stored_sha, stored_json = row
+    stored = json.loads(stored_json)
+    problems = []
+    if hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest() != stored_sha:
+        problems.append(f"the stored manifest of {version} does not hash to its manifest_sha256 {stored_sha}")
+    if not all("content_sha256" in t for t in stored.get("tables", [])):
+        return problems + [f"data version {version} was published before manifests covered row contents; its rows "
+                           f"cannot be verified (re-publish them into a new version to get content hashes)"]
+    windows = [list(r) for r in con.execute(
+        "SELECT table_name, release_id, dataset, period, effective_from, effective_to, row_count "
+        "FROM meta.data_version_tables WHERE data_version = ?", [version]).fetchall()]
+    chosen = {(d, p): rid for _, rid, d, p, *_ in windows}
+    now = _manifest(con, version, chosen, windows)
+    published = {(t["table"], t["release_id"]): t for t in stored["tables"]}
+    for t in now["tables"]:
+        old = published.get((t["table"], t["release_id"]))
+        if old is None:
+            problems.append(f"{t['table']} ({t['release_id']}) is not in the published manifest")
+        elif old["content_sha256"] != t["content_sha256"]:
+            problems.append(f"{t['table']} ({t['release_id']}): rows changed since publish (content SHA-256 "
+                            f"{t['content_sha256'][:12]}..., published {old['content_sha256'][:12]}...)")
+    if not problems and hashlib.sha256(json.dumps(now, sort_keys=True).encode()).hexdigest() != stored_sha:
+        problems.append(f"the manifest recomputed from the warehouse differs from the published one ({stored_sha})")
+    return problems

@@ -1,0 +1,130 @@
+"""A published version is provably intact and nothing that reads it can change it: read-only query connections,
+manifests that cover every row (verify in place, pinned opens), and a stale write-ahead log never replayed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from cmsref import config, pipeline
+from cmsref.cli import main
+from cmsref.errors import CmsrefError
+from tests.builders import AOC_HEADER, AOC_ROWS
+from tests.conftest import home_with_copy, query, snapshot
+from warehouse.api import open_version
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def db(mirror_db, tmp_path, monkeypatch):
+    return home_with_copy(mirror_db, tmp_path, monkeypatch)
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.mark.parametrize("sql, why", [
+    ("ATTACH '{tmp}/x.duckdb' AS s (READ_WRITE)", "file system operations are disabled"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "file system operations are disabled"),
+    ("COPY (SELECT 1) TO '{tmp}/out.csv'", "file system operations are disabled"),
+    ("SET enable_external_access = true", "the configuration has been locked"),
+    ("INSTALL httpfs", "disabled"),
+    ("UPDATE store.pfs_rvu SET work_rvu = 0", "read-only mode"),
+    ("DELETE FROM meta.data_versions", "read-only mode"),
+    ("CREATE TABLE store.x AS SELECT 1", "read-only mode"),
+])
+def test_query_cannot_change_attach_read_or_write_files(db, tmp_path, capsys, sql, why):
+    before = snapshot(db)
+    code, out, err = run(capsys, "query", sql.format(tmp=tmp_path))
+    assert code == 1 and err.startswith("cmsref: error: query failed:") and why in err and len(err.splitlines()) == 1
+    assert snapshot(db) == before
+    assert not (tmp_path / "x.duckdb").exists() and not (tmp_path / "out.csv").exists()
+
+
+def test_query_writes_a_result_file_only_through_the_cli_option(db, tmp_path, capsys):
+    code, _, err = run(capsys, "query", "--format", "csv", "--output", str(tmp_path / "o'brien.csv"),
+                       "SELECT hcpcs, work_rvu FROM pfs_rvu WHERE period = '2024B' AND hcpcs = '37252'")
+    assert code == 0 and "1 row(s) written" in err
+    assert (tmp_path / "o'brien.csv").read_text().splitlines() == ["hcpcs,work_rvu", "37252,1.80"]
+
+
+def test_verify_in_place_and_a_pinned_open_detect_one_changed_value(db, capsys):
+    version, sha = query(db, "SELECT data_version, manifest_sha256 FROM data_versions")[0]
+    assert run(capsys, "verify", "--version", version)[0] == 0
+    open_version(db, version, expected_manifest_sha256=sha).close()
+    # someone with write access to the file changes one RVU of one published release (not through cmsref)
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE store.pfs_rvu SET work_rvu = 1.81 WHERE release_id = 'pfs/2024B/r1' AND hcpcs = '37252' "
+                "AND modifier = ''")
+    con.close()
+    code, _, err = run(capsys, "verify", "--version", version)
+    assert code == 1 and "pfs_rvu (pfs/2024B/r1): rows changed since publish" in err
+    with pytest.raises(CmsrefError, match=r"is not the pinned data: pfs_rvu \(pfs/2024B/r1\): rows changed"):
+        open_version(db, version, expected_manifest_sha256=sha)
+
+
+def test_every_table_of_a_version_carries_its_content_hash(db):
+    import json
+
+    manifest = json.loads(query(db, "SELECT manifest FROM meta.data_versions")[0][0])
+    assert manifest["tables"] and all(len(t["content_sha256"]) == 64 for t in manifest["tables"])
+
+
+def _aoc_mirror(root, period):
+    folder = root / "aoc" / period
+    folder.mkdir(parents=True)
+    (folder / f"AOC_V{period}-MCR.csv").write_text("\r\n".join(["copyright,,,,,,,", AOC_HEADER, *AOC_ROWS]) + "\r\n",
+                                                    encoding="cp1252")
+    return root
+
+
+CRASHING_WRITER = """
+import duckdb, os, sys
+con = duckdb.connect(sys.argv[1])
+con.execute("CREATE TABLE main.scribble AS SELECT 42 AS x")
+os._exit(0)  # dies without checkpointing: its write-ahead log stays beside the file
+"""
+
+
+def test_a_stale_write_ahead_log_is_set_aside_never_replayed(home, tmp_path):
+    pipeline.build(["aoc"], mirror=_aoc_mirror(tmp_path / "m1", "2026Q2"))
+    db = config.db_path()
+    subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(db)], check=True)
+    wal = db.with_name(db.name + ".wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    result = pipeline.build(["aoc"], mirror=_aoc_mirror(tmp_path / "m2", "2026Q3"))
+    assert result.data_version == "2026.3"
+    assert not wal.exists() and len(list(db.parent.glob(db.name + ".wal.stale-*"))) == 1
+    # the published file opens cleanly, with both versions, and without the crashed writer's table
+    assert [v for (v,) in query(db, "SELECT data_version FROM data_versions ORDER BY seq")] == ["2026.2", "2026.3"]
+    assert query(db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'scribble'") == [(0,)]
+
+
+HOLDING_WRITER = """
+import duckdb, sys, time
+con = duckdb.connect(sys.argv[1])
+print("open", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_warehouse_open_for_writing_elsewhere_is_not_published_into(home, tmp_path):
+    pipeline.build(["aoc"], mirror=_aoc_mirror(tmp_path / "m1", "2026Q2"))
+    db = config.db_path()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDING_WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        before = snapshot_bytes = db.read_bytes()
+        with pytest.raises(CmsrefError, match=rf"is open for writing in another process .*PID {holder.pid}"):
+            pipeline.build(["aoc"], mirror=_aoc_mirror(tmp_path / "m2", "2026Q3"))
+        assert db.read_bytes() == before == snapshot_bytes
+    finally:
+        holder.kill()
+        holder.wait()
