@@ -165,17 +165,40 @@ def _discover_zips(release, session, cache_dir):
 def _members_of(spec, zip_path, url, zip_sha, retrieved_at, cache_dir):
     wanted = [m for m in list_members(zip_path) if spec.kind_of(m)]
     dest = cache_dir / "extracted" / zip_sha[:2] / zip_sha
-    if dest.is_dir() and all((dest / m).is_file() for m in wanted):
-        paths = {m: dest / m for m in wanted}  # already extracted from these exact bytes
+    cached = {m: dest / m for m in wanted}
+    if all(p.is_file() for p in cached.values()):
+        # extracted before from these exact zip bytes (which passed the archive checks then): trust a cached copy
+        # only if it still holds the zip member's bytes, so the SHA-256 published is always that of what CMS posted
+        in_zip = _member_sha256s(zip_path, wanted)
+        if any(sha256_file(p) != in_zip[m] for m, p in cached.items()):
+            log.warning("%s: extracted copies in the cache differ from the zip's members; extracting again", zip_path)
+            cached = safe_extract(zip_path, dest, members=wanted)
     else:
-        paths = safe_extract(zip_path, dest, members=wanted)
+        cached = safe_extract(zip_path, dest, members=wanted)
     out = []
-    for member, path in paths.items():
+    for member, path in cached.items():
+        sha = sha256_file(path)
         out.append(SourceFile(
             kind=spec.kind_of(member), variant=spec.variant_of(member), path=path, url=url,
             archive_name=Path(zip_path).name, member_name=member, size=path.stat().st_size,
-            sha256=sha256_file(path), archive_sha256=zip_sha, retrieved_at=retrieved_at,
+            sha256=sha, archive_sha256=zip_sha, retrieved_at=retrieved_at,
         ))
+    return out
+
+
+def _member_sha256s(zip_path: Path, members: list[str]) -> dict[str, str]:
+    """SHA-256 of each member's bytes as the zip holds them (streamed: no member is held in memory)."""
+    import hashlib
+    import zipfile
+
+    out = {}
+    with zipfile.ZipFile(zip_path) as zf:
+        for m in members:
+            digest = hashlib.sha256()
+            with zf.open(m) as fh:
+                while block := fh.read(1 << 20):
+                    digest.update(block)
+            out[m] = digest.hexdigest()
     return out
 
 

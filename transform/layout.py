@@ -51,20 +51,36 @@ LAYOUT_DIR = Path(__file__).parent / "layouts"
 ENCODING = "cp1252"  # every CMS CSV/TXT we know of is ASCII or cp1252 (the MUE CSV has a cp1252 (R))
 
 
+UTF8_SEQUENCE = re.compile(rb"[\xC2-\xDF][\x80-\xBF]|[\xE0-\xEF][\x80-\xBF]{2}|[\xF0-\xF4][\x80-\xBF]{3}")
+
+
 def decode_text(path: Path, data: bytes) -> str:
     """CMS text files are cp1252. A copy re-saved as UTF-8 (or UTF-16, with its BOM) is read as such rather than
-    turned into mojibake; bytes that are neither are a clear error naming the file and the offset."""
+    turned into mojibake; bytes that are neither, a file that mixes UTF-8 and cp1252 text, and a NUL byte are clear
+    errors naming the file, the line and the offset."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    try:
-        return data.decode("utf-8-sig")  # plain ASCII is valid UTF-8 too; a cp1252 file with a lone 0xAE is not
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode(ENCODING)
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"{path.name}: neither UTF-8 nor cp1252 text (byte 0x{data[exc.start]:02X} at offset "
-                         f"{exc.start}); CMS text files are cp1252") from None
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")  # plain ASCII is valid UTF-8 too; a cp1252 file with a lone 0xAE is not
+        except UnicodeDecodeError as utf8_error:
+            mixed = UTF8_SEQUENCE.search(data)
+            if mixed:  # cp1252 would turn these into mojibake ('Ã©'): the file was assembled from two encodings
+                line = data.count(b"\n", 0, mixed.start()) + 1
+                raise ParseError(
+                    f"{path.name} line {line}: mixes UTF-8 text (bytes "
+                    f"{mixed.group().hex(' ').upper()} at offset {mixed.start()}) with bytes that are not UTF-8 "
+                    f"(0x{data[utf8_error.start]:02X} at offset {utf8_error.start}); save it in one encoding") from None
+            try:
+                text = data.decode(ENCODING)
+            except UnicodeDecodeError as exc:
+                raise ParseError(f"{path.name}: neither UTF-8 nor cp1252 text (byte 0x{data[exc.start]:02X} at offset "
+                                 f"{exc.start}); CMS text files are cp1252") from None
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise ParseError(f"{path.name} line {text.count(chr(10), 0, nul) + 1}: a NUL byte (offset {nul}); the file is "
+                         f"damaged or not text")
+    return text
 EOF_MARKER = "\x1a"  # Ctrl-Z: DOS end-of-file byte that ends several CMS files or sits in a junk last row
 FORMATS = ("csv", "txt", "xlsx")
 
@@ -516,7 +532,16 @@ def _clean_and_type(path, raw, layout, columns, fmt):
             typed.append(pl.col(col.name).fill_null("").alias(col.name))  # keys are never NULL: '' = none
         else:
             typed.append(pl.col(col.name))
-    return frame.select("source_row", *typed).select(*[c.name for c in columns], "source_row"), notes
+    out = frame.select("source_row", *typed)
+    for col in columns:  # a number that passed the checks above but does not fit its type is refused, never NULL
+        if col.type in ("decimal", "int"):
+            lost = frame.select("source_row", pl.col(col.name).alias("raw")).filter(
+                out[col.name].is_null() & pl.col("raw").is_not_null())
+            if lost.height:
+                row, raw = lost.row(0)
+                raise ParseError(f"{path.name} row {row}, column {col.name}: {raw!r} does not fit a number of "
+                                 f"{18 - (col.scale or 0)} digits before the point")
+    return out.select(*[c.name for c in columns], "source_row"), notes
 
 
 def _decimals(expr: pl.Expr) -> pl.Expr:

@@ -128,3 +128,19 @@ def test_a_warehouse_open_for_writing_elsewhere_is_not_published_into(home, tmp_
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_an_edited_file_in_the_extraction_cache_is_never_parsed(tmp_path):
+    from extract.catalog import load_dataset
+    from extract.fetch import fetch_release
+    from tests.conftest import MIRROR
+
+    spec = load_dataset("pfs")
+    release = spec.release("2024B")
+    first = {f.member_name: f for f in fetch_release(spec, release, cache_dir=tmp_path, mirror=MIRROR)}
+    cached = first["PPRRVU24_APR.csv"].path
+    original = cached.read_bytes()
+    cached.write_bytes(original.replace(b"37252,,", b"37252,,EDITED ", 1))  # someone edits the cached copy
+    again = {f.member_name: f for f in fetch_release(spec, release, cache_dir=tmp_path, mirror=MIRROR)}
+    assert again["PPRRVU24_APR.csv"].sha256 == first["PPRRVU24_APR.csv"].sha256
+    assert again["PPRRVU24_APR.csv"].path.read_bytes() == original  # extracted again from the zip

@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+from pathlib import Path
+
 import pytest
 
 from cmsref.errors import ParseError
@@ -127,3 +129,36 @@ def test_fixed_width_with_implied_decimals_and_year_bounds(tmp_path):
     assert f.select("mac", "locality", "name", "cf").rows() == [("02102", "01", "ALASKA", Decimal("27.86"))]
     with pytest.raises(ParseError, match="no fixed-width layout for DEMO 2031"):
         parse_file(path, GRID, 2031)
+
+
+def test_a_number_too_large_for_its_column_is_refused_not_published_as_null(tmp_path):
+    from tests.builders import write_csv
+    from tests.conftest import parse_addendum_b
+
+    header = ["HCPCS Code", "Short Descriptor", "SI", "APC", "Relative Weight", "Payment Rate",
+              "National Unadjusted Copayment", "Minimum Unadjusted Copayment"]
+    path = write_csv(tmp_path / "b.csv", [["Addendum B"], header,
+                                          ["99285", "Ed visit", "J2", "5025", "7.7651", "$1,310.66", ".", "$262.14"],
+                                          ["99999", "Huge", "S", "5025", "1", "99999999999999999", ".", "1"]])
+    with pytest.raises(ParseError, match=r"b.csv row 4, column payment_rate: '99999999999999999' does not fit"):
+        parse_addendum_b(path, 2025)
+
+
+@pytest.mark.parametrize("data, message", [
+    ("HCPCS,DESC\r\n37252,Intravascular ultrasound\r\n".encode("cp1252") + "37253,Café\r\n".encode("utf-8") +
+     "37254,®\r\n".encode("cp1252"), r"x.csv line 3: mixes UTF-8 text \(bytes C3 A9 at offset \d+\) with bytes that "
+                                    r"are not UTF-8 \(0xAE"),
+    (b"HCPCS,DESC\r\n37252,Intravascular\x00 ultrasound\r\n", r"x.csv line 2: a NUL byte"),
+])
+def test_mixed_encodings_and_nul_bytes_are_refused(tmp_path, data, message):
+    from transform.layout import decode_text
+
+    with pytest.raises(ParseError, match=message):
+        decode_text(tmp_path / "x.csv", data)
+
+
+def test_cp1252_and_utf8_files_still_read():
+    from transform.layout import decode_text
+
+    assert decode_text(Path("a.csv"), "Medicare ® codes".encode("cp1252")) == "Medicare ® codes"
+    assert decode_text(Path("b.csv"), "\ufeffMedicare ® codes".encode("utf-8")) == "Medicare ® codes"
