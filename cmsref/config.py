@@ -36,6 +36,14 @@ def http_settings() -> dict:
             "backoff": float(os.environ.get("CMSREF_HTTP_BACKOFF", 1.0))}
 
 
+def input_limits() -> dict:
+    """Caps on one source file, so a hostile or broken file ends in a clear error while memory stays bounded:
+    CMSREF_MAX_FILE_MB (bytes of one file to parse, default 256: CMS's largest, PPRRVU, is 3.3 MB) and
+    CMSREF_MAX_ROWS (lines or rows of one file, default 1,000,000: the largest CMS file we read has about 20,000)."""
+    return {"max_bytes": int(float(os.environ.get("CMSREF_MAX_FILE_MB", 256)) * (1 << 20)),
+            "max_rows": int(os.environ.get("CMSREF_MAX_ROWS", 1_000_000))}
+
+
 def prefect_environment() -> None:
     """Settings that must be in place before Prefect is imported: state inside the data folder, a start-up timeout
     long enough for the first database migration on 2 cores, no telemetry (offline), no log shipping."""

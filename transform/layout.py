@@ -45,6 +45,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cmsref import config
 from cmsref.errors import CatalogError, ParseError
 
 LAYOUT_DIR = Path(__file__).parent / "layouts"
@@ -226,7 +227,7 @@ def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
     """
     fmt = file_format(path)
     if fmt in ("csv", "txt"):
-        text = decode_text(path, path.read_bytes())
+        text = read_text(path)
         if not text.strip(EOF_MARKER + " \r\n\t,"):
             raise ParseError(f"{path.name}: the file is empty")
         # The csv module, not polars' reader: polars sizes a header-less file by its first row, and CMS files
@@ -253,6 +254,22 @@ def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
     return grid.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
 
 
+def read_text(path: Path) -> str:
+    """A text file's content, within the input limits (cmsref.config.input_limits): a file too large, or with more
+    lines than any CMS file has (100 MB of blank lines appended, say), is refused before it is parsed."""
+    limits = config.input_limits()
+    size = path.stat().st_size
+    if size > limits["max_bytes"]:
+        raise ParseError(f"{path.name}: {size:,} bytes, more than the {limits['max_bytes']:,} a source file may have "
+                         f"(CMSREF_MAX_FILE_MB)")
+    data = path.read_bytes()
+    lines = data.count(b"\n")
+    if lines > limits["max_rows"]:
+        raise ParseError(f"{path.name}: {lines:,} lines, more than the {limits['max_rows']:,} a source file may have "
+                         f"(CMSREF_MAX_ROWS)")
+    return decode_text(path, data)
+
+
 def sniff_delimiter(text: str) -> str:
     """Tab when the first lines hold a tab (CMS's tab-separated .txt exports), else comma."""
     head = "\n".join(text.splitlines()[:20])
@@ -260,8 +277,19 @@ def sniff_delimiter(text: str) -> str:
 
 
 def _open_workbook(path: Path):
+    import zipfile
+
     import fastexcel
 
+    limit = config.input_limits()["max_bytes"]
+    try:
+        with zipfile.ZipFile(path) as zf:
+            sheets = sum(i.file_size for i in zf.infolist() if i.filename.startswith("xl/worksheets/"))
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ParseError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
+    if sheets > limit:
+        raise ParseError(f"{path.name}: its sheets unpack to {sheets:,} bytes, more than the {limit:,} a source file "
+                         f"may have (CMSREF_MAX_FILE_MB)")
     try:
         return fastexcel.read_excel(path)
     except Exception as exc:  # fastexcel raises its own error types for every kind of bad workbook
@@ -277,7 +305,7 @@ def _pick_sheet(path: Path, names: list[str], pattern: str) -> int:
 
 def read_lines(path: Path) -> pl.DataFrame:
     """A fixed-width text file as one `line` column plus `source_row` (1-based line number)."""
-    text = decode_text(path, path.read_bytes())
+    text = read_text(path)
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     if text.endswith("\n"):
         lines = lines[:-1]

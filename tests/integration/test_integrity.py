@@ -144,3 +144,35 @@ def test_an_edited_file_in_the_extraction_cache_is_never_parsed(tmp_path):
     again = {f.member_name: f for f in fetch_release(spec, release, cache_dir=tmp_path, mirror=MIRROR)}
     assert again["PPRRVU24_APR.csv"].sha256 == first["PPRRVU24_APR.csv"].sha256
     assert again["PPRRVU24_APR.csv"].path.read_bytes() == original  # extracted again from the zip
+
+
+PEAK = """
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "")
+"""
+
+
+@pytest.mark.parametrize("grow, message", [
+    (lambda f: f.write(b"\r\n" * (50 << 20)), r"PPRRVU24_JUL.csv: 52,\d+,\d+ lines, more than the 1,000,000"),
+    (lambda f: f.write(b"x" * (300 << 20)), r"PPRRVU24_JUL.csv: 3\d\d,\d+,\d+ bytes, more than the 268,435,456"),
+])
+def test_hostile_sizes_end_in_a_clear_error_with_bounded_memory(home, tmp_path, grow, message):
+    import re
+    import shutil
+
+    from tests.conftest import MIRROR
+
+    folder = tmp_path / "mirror" / "pfs_rvu" / "RVU24C"
+    folder.mkdir(parents=True)
+    shutil.copy(MIRROR / "pfs_rvu/RVU24C/PPRRVU24_JUL.csv", folder)
+    with open(folder / "PPRRVU24_JUL.csv", "ab") as f:
+        grow(f)
+    out = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "cmsref.cli", "build", "--no-prefect",
+                          "--dataset", "pfs", "--period", "2024C", "--mirror", str(tmp_path / "mirror")],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    code, peak_kb = (int(v) for v in out[0].split())
+    assert code == 1 and re.search(message, out[1]) and out[1].startswith("cmsref: error: ")
+    assert peak_kb < 1_500_000, f"peak {peak_kb / 1024:.0f} MB"
+    assert not config.db_path().exists()  # nothing was published
