@@ -213,6 +213,10 @@ def run(datasets: list[str] | None, periods: list[str] | None, mirror: Path | No
             unchanged.append(same)
             continue
         tables = steps.transform(spec, release, files)
+        lacking = [k for k in release.mirror_lacks if mirror is not None and k not in {f.kind for f in files}]
+        if lacking:
+            tables.notes.append(f"built from a partial copy in the mirror: no {', '.join(lacking)} file (the catalog "
+                                f"lists them under mirror_lacks)")
         prev, prev_period = previous_rows(db, built, spec, release)
         built.append(steps.validate(spec, release, files, tables, prev, prev_period, config.reports_dir()))
     return steps.publish(db, built, unchanged)

@@ -35,6 +35,7 @@ class ReleaseSpec:
     files: tuple[FileSpec, ...]
     mirror_dir: str
     link_pattern: str | None = None  # regex for the release's zip links on its landing page
+    mirror_lacks: tuple[str, ...] = ()  # file kinds the local mirror's (partial) copy of the release does not have
 
     @property
     def year(self) -> int:
@@ -118,6 +119,7 @@ def load_dataset(name: str) -> DatasetSpec:
                 landing_page=r.get("landing_page"),
                 files=tuple(FileSpec(f["url"], f["file_name"], f.get("sha256")) for f in r.get("file", [])),
                 mirror_dir=r["mirror_dir"], link_pattern=r.get("link_pattern"),
+                mirror_lacks=tuple(r.get("mirror_lacks", ())),
             ))
         spec = DatasetSpec(
             name=ds["name"], title=ds["title"], layout=ds["layout"], period_end=ds["period_end"],

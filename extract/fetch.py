@@ -68,7 +68,7 @@ def fetch_release(spec: DatasetSpec, release: ReleaseSpec, *, cache_dir: Path, m
         candidates = _from_mirror(spec, release, Path(mirror), cache_dir)
     else:
         candidates = _from_cms(spec, release, cache_dir, session, progress)
-    return _choose(spec, release, candidates) + reference_files(spec)
+    return _choose(spec, release, candidates, from_mirror=mirror is not None) + reference_files(spec)
 
 
 def local_source(kind: str, variant: str, path: Path) -> SourceFile:
@@ -217,7 +217,7 @@ def posting_date(spec: DatasetSpec, name: str) -> date | None:
     return None
 
 
-def _choose(spec, release, candidates):
+def _choose(spec, release, candidates, from_mirror: bool = False):
     """One file per (kind, variant). Where CMS posted the same file more than once (a correction, a re-post), the
     newest posting wins, by the date in its name; among copies of one posting, the first format in the dataset's
     preference order. Two candidates that these rules cannot tell apart are refused: the catalog must name one."""
@@ -240,12 +240,14 @@ def _choose(spec, release, candidates):
             if rank(older)[0] < rank(group[0])[0]:
                 log.info("%s: %s supersedes %s (posted later)", release.label, group[0].member_name, older.member_name)
     kinds = {k for k, _ in chosen}
-    missing = [k for k in spec.required if not any(alt in kinds for alt in k.split("|"))]  # "aa|workbook": either
+    missing = [k for k in spec.required if not any(alt in kinds for alt in k.split("|"))  # "aa|workbook": either
+               and not (from_mirror and k in release.mirror_lacks)]
     if missing:
         seen = sorted(c.member_name for c in candidates) or "nothing"
         raise DownloadError(
             f"release {release.label}: no {', '.join(m.upper().replace('|', ' or ') for m in missing)} file among its "
-            f"sources ({seen})"
+            f"sources ({seen}); every {spec.name} release has one (a mirror's partial copy is listed with "
+            f"`mirror_lacks` in extract/catalog/{spec.name}.toml)"
         )
     log.info("%s: %s", release.label, ", ".join(sorted(c.member_name for c in chosen.values())))
     return sorted(chosen.values(), key=lambda c: (c.kind, c.variant))

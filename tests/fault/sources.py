@@ -125,6 +125,15 @@ def _grid(dataset: str) -> list[list[str]]:
     raise KeyError(dataset)
 
 
+def companions(dataset: str) -> dict[str, bytes]:
+    """The other members every release zip of the dataset has (a PFS bundle: GPCI, LOCCO, ANES, OPPSCAP)."""
+    if dataset != "pfs":
+        return {}
+    folder = MIRROR / "pfs_rvu/RVU25D"
+    return {name: (folder / name).read_bytes()
+            for name in ("GPCI2025.csv", "25LOCCO.csv", "ANES2025.csv", "OPPSCAP_Oct.csv")}
+
+
 def aoc_grid(rows) -> list[list[str]]:
     lines = ["CPT codes copyright American Medical Association,,,,,,,", AOC_HEADER, *rows]
     return csv_rows("\r\n".join(lines).encode("cp1252"))

@@ -25,7 +25,7 @@ SHEET = {"asc": " (sheet 'CY 2020 Apr ASC AA')"}
 
 def serve(world, src: S.Source, member_bytes: bytes | None = None, members: dict | None = None) -> tuple[str, str]:
     """Serve the release's zip; return (landing page URL, zip URL)."""
-    members = members if members is not None else {src.member: member_bytes}
+    members = members if members is not None else {**S.companions(src.dataset), src.member: member_bytes}
     url = world.cms.add_release_zip(world.mirror, src.dataset, src.period, src.zip_name, members)
     return load_dataset(src.dataset).release(src.period).landing_page, url
 

@@ -21,7 +21,7 @@ from extract.catalog import load_dataset
 from tests.conftest import query
 from tests.fault import cms_standin as s
 from tests.fault.helpers import assert_one_new_version, assert_unchanged, leftovers
-from tests.fault.sources import SOURCES
+from tests.fault.sources import SOURCES, companions
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,7 @@ def build_24b(cli):
 def serve_25b(world, members=None) -> str:
     src = SOURCES["pfs"]
     return world.cms.add_release_zip(world.mirror, "pfs", "2025B", src.zip_name,
-                                     members if members is not None else {src.member: src.good()})
+                                     members if members is not None else {**companions("pfs"), src.member: src.good()})
 
 
 # ------------------------------------------------------------------------------------ retried, then recovered
@@ -217,7 +217,8 @@ def test_valid_zip_without_the_pprrvu_member(world, cli):
     url = serve_25b(world, {"GPCI2025.csv": b"Medicare GPCIs\r\n", "25LOCCO.csv": b"Counties\r\n"})
     r = cli("--period", "2025B")
     assert r.code == 1
-    assert "cmsref: error: release pfs:2025B: no PPRRVU file among its sources (['25LOCCO.csv', 'GPCI2025.csv'])" in r.err
+    assert ("cmsref: error: release pfs:2025B: no PPRRVU, ANES, OPPSCAP file among its sources (['25LOCCO.csv', "
+            "'GPCI2025.csv']); every pfs release has one") in r.err
     assert world.cms.hits(LANDING_25B) == 1 and world.cms.hits(url) == 1
     assert_unchanged(world)
 

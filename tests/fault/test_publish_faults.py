@@ -24,7 +24,7 @@ from extract.catalog import load_dataset
 from tests.conftest import ROOT, snapshot
 from tests.fault import cms_standin
 from tests.fault.helpers import assert_one_new_version, assert_unchanged, extract_once, versions
-from tests.fault.sources import SOURCES
+from tests.fault.sources import SOURCES, companions
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +113,8 @@ def publishing_copies(world) -> list[Path]:
 
 @pytest.fixture
 def served(world):
-    world.cms.add_release_zip(world.mirror, "pfs", SRC.period, SRC.zip_name, {SRC.member: SRC.good()})
+    world.cms.add_release_zip(world.mirror, "pfs", SRC.period, SRC.zip_name,
+                              {**companions("pfs"), SRC.member: SRC.good()})
     return world
 
 

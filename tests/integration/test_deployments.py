@@ -35,7 +35,7 @@ def test_prefect_yaml_validates_with_prefect_tooling():
 def test_missing_releases_against_a_mirror(home, tmp_path):
     mirror = tmp_path / "mirror"
     (mirror / "pfs_rvu" / "RVU24B").mkdir(parents=True)
-    shutil.copy(PFS / "RVU24B/PPRRVU24_APR.csv", mirror / "pfs_rvu" / "RVU24B")
+    shutil.copy(PFS / "RVU24B/rvu24b-updated-03-18-2024.zip", mirror / "pfs_rvu" / "RVU24B")  # the whole bundle
     assert pipeline.missing_releases(None, mirror) == [("pfs", "2024B")]
     pipeline.build(None, mirror=mirror)
     assert pipeline.missing_releases(None, mirror) == []
@@ -47,7 +47,7 @@ def test_refresh_flow_builds_exactly_the_one_release_the_warehouse_lacks(home, t
     from flows.build import refresh_flow
 
     mirror = tmp_path / "mirror"
-    for release, name in (("RVU24B", "PPRRVU24_APR.csv"), ("RVU24C", "PPRRVU24_JUL.csv")):
+    for release, name in (("RVU24B", "rvu24b-updated-03-18-2024.zip"), ("RVU24C", "PPRRVU24_JUL.csv")):
         (mirror / "pfs_rvu" / release).mkdir(parents=True)
         shutil.copy(PFS / release / name, mirror / "pfs_rvu" / release)
     pipeline.build(["pfs"], ["2024B"], mirror=mirror)  # the warehouse has 2024B; the mirror also has 2024C

@@ -55,3 +55,84 @@ def test_every_published_table_has_a_suite():
     from expectations.suites import SUITES
 
     assert set(SUITES) == set(TABLES)
+
+
+# --------------------------------------------------------------------------- consistency within and across tables
+def rvu_frame(n=16_000, **override):
+    base = {"hcpcs": [f"{10000 + i:05d}" for i in range(n)], "modifier": [""] * n, "status_code": ["A"] * n,
+            "global_days": ["000"] * n, "conversion_factor": [Decimal("33.2875")] * n,
+            "work_rvu": [Decimal("3.80")] * n, "non_facility_pe_rvu": [Decimal("2.00")] * n,
+            "facility_pe_rvu": [Decimal("1.00")] * n, "mp_rvu": [Decimal("0.80")] * n,
+            "non_facility_total_rvu": [Decimal("6.60")] * n, "facility_total_rvu": [Decimal("5.60")] * n,
+            "pre_op_share": [Decimal("0.10")] * n, "intra_op_share": [Decimal("0.80")] * n,
+            "post_op_share": [Decimal("0.10")] * n, "source_sha256": ["x"] * n, "source_row": list(range(11, 11 + n))}
+    for column, (row, value) in override.items():
+        base[column][row] = value
+    frame = pl.DataFrame(base)
+    cols = [c.name for c in TABLES["pfs_rvu"].columns]
+    frame = frame.with_columns(*[pl.lit(None, dtype=TABLES["pfs_rvu"].column(c).polars_type).alias(c)
+                                 for c in cols if c not in frame.columns])
+    return frame.select(*cols, "source_sha256", "source_row")
+
+
+def failed(result) -> list[tuple[str, str]]:
+    return [(o.expectation, o.column) for o in result.failures()]
+
+
+def test_a_clean_rvu_frame_passes():
+    assert check({"pfs_rvu": rvu_frame()})["pfs_rvu"].success
+
+
+def test_a_total_that_is_not_the_sum_of_its_parts_names_the_code():
+    r = check({"pfs_rvu": rvu_frame(non_facility_total_rvu=(5, Decimal("6.62")))})["pfs_rvu"]
+    assert failed(r) == [("expect_column_values_to_be_null", "total_rvu_problem")]
+    with pytest.raises(ValidationError, match=r"10005 : non_facility_total_rvu 6.62 != work 3.80 \+ PE 2.00 \+ MP 0.80"):
+        r.raise_for_failures()
+
+
+def test_shares_out_of_range_or_summing_over_one():
+    r = check({"pfs_rvu": rvu_frame(pre_op_share=(3, Decimal("50.00")))})["pfs_rvu"]
+    assert set(failed(r)) == {("expect_column_values_to_be_between", "pre_op_share"),
+                              ("expect_column_values_to_be_between", "share_sum")}
+
+
+def test_work_and_mp_swapped_in_every_row_fail_the_means():
+    frame = rvu_frame().with_columns(pl.col("mp_rvu").alias("work_rvu"), pl.col("work_rvu").alias("mp_rvu"))
+    r = check({"pfs_rvu": frame})["pfs_rvu"]
+    assert set(failed(r)) == {("expect_column_mean_to_be_between", "work_rvu"),
+                              ("expect_column_mean_to_be_between", "mp_rvu")}
+
+
+def test_a_pprrvu_cut_to_95_percent_of_the_previous_release_fails():
+    r = check({"pfs_rvu": rvu_frame(n=16_000)}, previous={"pfs_rvu": 16_900})["pfs_rvu"]  # 94.7 %
+    assert failed(r) == [("expect_table_row_count_to_be_between", None)]
+    assert check({"pfs_rvu": rvu_frame(n=16_000)}, previous={"pfs_rvu": 16_300})["pfs_rvu"].success  # 98 %
+
+
+def locality_frames(drop: dict[str, int] | None = None):
+    gpci = gpci_frame(n=5)
+    locco = pl.DataFrame({"mac": gpci["mac"], "locality": gpci["locality"], "state": ["AL"] * 5,
+                          "fee_schedule_area": ["X"] * 5, "counties": ["ALL"] * 5, "source_sha256": ["x"] * 5,
+                          "source_row": list(range(5))})
+    anes = pl.DataFrame({"mac": gpci["mac"], "locality": gpci["locality"], "anesthesia_cf": [Decimal("19.31")] * 5,
+                         "source_sha256": ["x"] * 5, "source_row": list(range(5))})
+    frames = {"pfs_gpci": gpci, "pfs_locality": locco, "pfs_anesthesia_cf": anes}
+    for table, row in (drop or {}).items():
+        frames[table] = frames[table].filter(pl.int_range(pl.len()) != row)
+    return frames
+
+
+def test_a_locality_missing_from_one_file_of_the_release_is_named():
+    from expectations import consistency
+
+    ok = consistency.release_checks(locality_frames())
+    assert [label for label, *_ in ok] == ["pfs localities (GPCI, LOCCO, ANES)"]
+    assert ok[0][1]["problem"].null_count() == 5
+    (_, frame, _), = consistency.release_checks(locality_frames({"pfs_anesthesia_cf": 2}))
+    assert frame["problem"].drop_nulls().to_list() == ["10002:00 missing from ANES"]
+    results = validate_tables(locality_frames({"pfs_locality": 4}), dataset="pfs", period="2024B",
+                              effective_from=date(2024, 4, 1))
+    (across,) = [r for r in results if r.table == "pfs localities (GPCI, LOCCO, ANES)"]
+    assert not across.success  # (the 5-row tables also fail their own row-count bounds; not what this test is about)
+    with pytest.raises(ValidationError, match="10004:00 missing from LOCCO"):
+        across.raise_for_failures()
