@@ -22,15 +22,11 @@ def by_key(extract) -> dict[tuple[str, str], list[tuple[str, int]]]:
 
 @pytest.fixture(scope="module")
 def guide_2024():
-    if not GUIDE_2024.exists():
-        pytest.skip(f"{GUIDE_2024} not found")
-    return extract_guide(GUIDE_2024)
+    return extract_guide(GUIDE_2024)  # a missing guide fails: ../shared is part of every developer's and CI's machine
 
 
 @pytest.fixture(scope="module")
 def article_2022():
-    if not ARTICLE_2022.exists():
-        pytest.skip(f"{ARTICLE_2022} not found")
     return extract_guide(ARTICLE_2022)
 
 
