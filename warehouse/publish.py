@@ -307,12 +307,17 @@ def _store_release(con, b: BuiltRelease, now) -> str:
     return release_id
 
 
+def version_base(newest: date) -> str:
+    """<year>.<quarter> of the newest effective_from in a version: 2025-10-01 -> 2025.4."""
+    return f"{newest.year}.{(newest.month - 1) // 3 + 1}"
+
+
 def _version_name(con, chosen) -> str:
     newest = max(
         con.execute("SELECT effective_from FROM meta.releases WHERE release_id = ?", [rid]).fetchone()[0]
         for rid in chosen.values()
     )
-    base = f"{newest.year}.{(newest.month - 1) // 3 + 1}"
+    base = version_base(newest)
     taken = {r[0] for r in con.execute(
         "SELECT data_version FROM meta.data_versions WHERE data_version = ? OR data_version LIKE ?",
         [base, base + ".%"]).fetchall()}

@@ -136,3 +136,14 @@ def test_a_locality_missing_from_one_file_of_the_release_is_named():
     assert not across.success  # (the 5-row tables also fail their own row-count bounds; not what this test is about)
     with pytest.raises(ValidationError, match="10004:00 missing from LOCCO"):
         across.raise_for_failures()
+
+
+def test_an_unknown_pfs_status_code_fails():
+    r = check({"pfs_rvu": rvu_frame(status_code=(7, "Z"))})["pfs_rvu"]
+    assert failed(r) == [("expect_column_values_to_be_in_set", "status_code")]
+
+
+@pytest.mark.parametrize("n", [99, 121])
+def test_a_locality_table_outside_100_to_120_localities_fails(n):
+    r = check({"pfs_gpci": gpci_frame(n=n)})["pfs_gpci"]
+    assert ("expect_table_row_count_to_be_between", None) in failed(r)
