@@ -58,7 +58,9 @@ def _folder(root, period, files, edit=None):
 def test_the_january_release_ends_on_the_day_cms_stated(home, tmp_path):
     # RVU24A applied to dates of service up to 2024-03-08 (catalog effective_to 2024-03-09, exclusive)
     files = {n.replace("_APR", "_JAN"): f"RVU24B/{n}" for n in BUNDLE_24B}
-    mirror = _folder(tmp_path / "m", "RVU24A", files, edit=("PPRRVU24_JAN.csv", b",33.2875,", b",32.7442,"))
+    mirror = _folder(tmp_path / "m", "RVU24A", files)
+    pprrvu = mirror / "pfs_rvu/RVU24A/PPRRVU24_JAN.csv"
+    pprrvu.write_bytes(pprrvu.read_bytes().replace(b",33.2875,", b",32.7442,"))  # every row: the January CF
     pipeline.build(["pfs"], ["2024A"], mirror=mirror)
     db = config.db_path()
     assert query(db, "SELECT conversion_factor FROM conversion_factor_on('2024-03-08') WHERE kind = 'physician'") == \
