@@ -44,6 +44,28 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except OSError as exc:  # disk full, read-only or unwritable CMSREF_HOME, `ulimit -f`, a vanished file
+        if args.verbose:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"cmsref: error: {where}{exc.strerror or exc}{_OS_ADVICE.get(exc.errno, '')}; published data "
+              f"versions are unchanged", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug or a library's error that no check above foresaw: one line, details with -v
+        if args.verbose:
+            raise
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"cmsref: error: unexpected {type(exc).__name__}: {first} (run with -v for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+_OS_ADVICE = {28: " (the disk is full: free space or set CMSREF_HOME elsewhere)",
+              30: " (a read-only file system: set CMSREF_HOME to a writable folder)",
+              13: " (permission denied: set CMSREF_HOME to a folder you can write)",
+              27: " (the file size limit, `ulimit -f`, was reached)",
+              20: " (a part of the path is a file, not a folder: set CMSREF_HOME to a writable folder)",
+              1: " (operation not permitted: set CMSREF_HOME to a writable folder)"}
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -134,7 +134,12 @@ def verify(snapshot: Path) -> list[str]:
     manifest_path = snapshot / "manifest.json"
     if not manifest_path.is_file():
         raise CmsrefError(f"{snapshot} has no manifest.json: not a cmsref snapshot")
-    manifest = json.loads(manifest_path.read_text())
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        manifest["format"], manifest["data_version"], manifest["tables"]  # noqa: B018 (the keys verify reads)
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise CmsrefError(f"{manifest_path} is damaged ({type(exc).__name__}: {exc}); export the version again") \
+            from None
     problems = []
     con = duckdb.connect()
     try:

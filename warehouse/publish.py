@@ -178,13 +178,17 @@ def publish(db_path: Path, built: list[BuiltRelease], *, summary: str | None = N
             con = connect(work)
             try:
                 con.execute("BEGIN TRANSACTION")
-                ensure_schema(con)
-                result = _publish(con, built, summary, now)
+                try:
+                    ensure_schema(con)
+                    result = _publish(con, built, summary, now)
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
                 con.execute("COMMIT")
                 con.execute("CHECKPOINT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+            except duckdb.Error as exc:  # e.g. the disk is full or `ulimit -f` is reached while writing the copy
+                raise PublishError(f"could not write the new data version ({str(exc).splitlines()[0]}); the "
+                                   f"warehouse {db_path} is unchanged") from None
             finally:
                 con.close()
             if result.data_version is None:

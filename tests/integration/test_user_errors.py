@@ -1,0 +1,69 @@
+"""Failures a person meets end in one clear line and a non-zero exit, with tracebacks only under -v."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import MIRROR
+
+pytestmark = pytest.mark.integration
+
+
+def cmsref(*args, env=None, preexec=None):
+    return subprocess.run([sys.executable, "-m", "cmsref.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, preexec_fn=preexec)
+
+
+def one_line(r, *expect):
+    """The error is one line, the last one (progress lines of a build may come before it), without a traceback."""
+    assert r.returncode != 0, r.stdout
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("cmsref: error: ") and "Traceback" not in r.stderr, r.stderr
+    assert not [line for line in r.stderr.splitlines() if line.startswith(("  File ", "    "))], r.stderr
+    for text in expect:
+        assert text in last, r.stderr
+
+
+def test_a_home_that_cannot_be_written(tmp_path):
+    # (permission bits do not stop root, who runs CI: a home below a plain file cannot be created by anyone)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    one_line(cmsref("build", "--no-prefect", "--dataset", "mue", "--mirror", str(MIRROR),
+                    env={"CMSREF_HOME": str(blocker / "data")}), str(blocker), "set CMSREF_HOME")
+
+
+def test_a_file_size_limit_reached_while_publishing(tmp_path):
+    import resource
+
+    def limit():  # 2 MB: the download cache and reports fit, the warehouse does not
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 20, 2 << 20))
+    r = cmsref("build", "--no-prefect", "--dataset", "mue", "--mirror", str(MIRROR),
+               env={"CMSREF_HOME": str(tmp_path / "data")}, preexec=limit)
+    one_line(r, "could not write the new data version", "File too large")
+    assert not (tmp_path / "data" / "cmsref.duckdb").exists()
+
+
+def test_a_damaged_warehouse_file(tmp_path):
+    db = tmp_path / "data" / "cmsref.duckdb"
+    db.parent.mkdir()
+    db.write_bytes(b"not a database" * 1000)
+    one_line(cmsref("query", "SELECT 1", env={"CMSREF_HOME": str(tmp_path / "data")}), str(db),
+             "restore it from a copy")
+    assert db.read_bytes() == b"not a database" * 1000
+
+
+def test_a_truncated_export_manifest(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "manifest.json").write_text('{"data_version": "2026.2", "tables": [')
+    one_line(cmsref("verify", str(tmp_path / "out")), "manifest.json")
+
+
+def test_unexpected_errors_are_one_line_and_show_a_traceback_with_v(tmp_path):
+    r = cmsref("verify", str(tmp_path / "no such export"))
+    one_line(r)
+    r = cmsref("-v", "verify", str(tmp_path / "no such export"))
+    assert r.returncode != 0
