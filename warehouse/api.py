@@ -29,9 +29,10 @@ def versions(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq").fetchall()]
 
 
-def open_version(path: str | Path, version: str = "latest", *, expected_manifest_sha256: str | None = None
-                 ) -> duckdb.DuckDBPyConnection:
-    """A read-only connection whose public views show one data version ('latest' = the newest)."""
+def open_version(path: str | Path, version: str = "latest", *, expected_manifest_sha256: str | None = None,
+                 lock: bool = True) -> duckdb.DuckDBPyConnection:
+    """A read-only connection whose public views show one data version ('latest' = the newest). It can touch no other
+    file (see lock_down); only cmsref's own export passes lock=False, to write the snapshot's files."""
     con = connect(Path(path), read_only=True)
     try:
         known = versions(con)
@@ -53,7 +54,8 @@ def open_version(path: str | Path, version: str = "latest", *, expected_manifest
                 raise CmsrefError(f"data version {version} in {path} is not the pinned data: {problems[0]}")
         create_pinned_views(con, version)
         con.execute(f"CREATE OR REPLACE TEMP MACRO pinned_version() AS {literal(version)}")
-        lock_down(con)
+        if lock:
+            lock_down(con)
         return con
     except BaseException:
         con.close()

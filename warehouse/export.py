@@ -65,7 +65,7 @@ def _content_sha(con, sql: str) -> str:
 def export_version(db: Path, version: str, to: Path, fmt: str = "parquet", without_cpt: bool = False) -> Path:
     if fmt not in ("parquet", "duckdb"):
         raise CmsrefError(f"unknown export format {fmt!r}: parquet or duckdb")
-    con = open_version(db, version)
+    con = open_version(db, version, lock=False)
     try:
         con.execute("SET threads = 1")  # one writer thread: the same bytes every time
         version = con.execute("SELECT pinned_version()").fetchone()[0]

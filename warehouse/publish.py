@@ -141,7 +141,38 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(META_DDL)
     for table in TABLES.values():
         con.execute(store_ddl(table))
+    _migrate_store(con)
     create_views(con)
+
+
+def _decimal(type_name: str) -> tuple[int, int] | None:
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", type_name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def _migrate_store(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a warehouse written by an older cmsref to the registry: add the columns it lacks (NULL for the rows of
+    releases published before them) and widen DECIMAL columns whose scale grew (every stored value is kept exactly:
+    1.50 stays 1.50, and a new 115.936 is never rounded into an old DECIMAL(12,2)). A change that could lose a value
+    is refused."""
+    existing = {(t, c): typ for t, c, typ in con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'store'").fetchall()}
+    for table in TABLES.values():
+        for col in table.columns:
+            have = existing.get((table.name, col.name))
+            if have is None:
+                con.execute(f"ALTER TABLE store.{table.name} ADD COLUMN {col.name} {col.type}")
+            elif have != col.type:
+                old, new = _decimal(have), _decimal(col.type)
+                fits = old and new and new[1] >= old[1] and con.execute(
+                    f"SELECT coalesce(max(abs({col.name})), 0) < 10 ** {new[0] - new[1]} "
+                    f"FROM store.{table.name}").fetchone()[0]
+                if fits:
+                    con.execute(f"ALTER TABLE store.{table.name} ALTER COLUMN {col.name} TYPE {col.type}")
+                else:
+                    raise PublishError(f"store.{table.name}.{col.name} is {have} in this warehouse but {col.type} in "
+                                       f"this cmsref, and converting could change stored values; build into a new "
+                                       f"warehouse with --db")
 
 
 def latest_version(con) -> tuple[str | None, dict[tuple[str, str], str]]:
@@ -184,11 +215,12 @@ def publish(db_path: Path, built: list[BuiltRelease], *, summary: str | None = N
                 except BaseException:
                     con.execute("ROLLBACK")
                     raise
-                con.execute("COMMIT")
-                con.execute("CHECKPOINT")
-            except duckdb.Error as exc:  # e.g. the disk is full or `ulimit -f` is reached while writing the copy
-                raise PublishError(f"could not write the new data version ({str(exc).splitlines()[0]}); the "
-                                   f"warehouse {db_path} is unchanged") from None
+                try:
+                    con.execute("COMMIT")
+                    con.execute("CHECKPOINT")
+                except duckdb.Error as exc:  # e.g. the disk is full or `ulimit -f` is reached writing the copy
+                    raise PublishError(f"could not write the new data version ({str(exc).splitlines()[0]}); the "
+                                       f"warehouse {db_path} is unchanged") from None
             finally:
                 con.close()
             if result.data_version is None:
@@ -363,22 +395,29 @@ def _windows(con, chosen) -> list[list]:
     return rows
 
 
-def content_sha256(con, table: str, release_id: str) -> str:
-    """SHA-256 of every stored row of one release in one table, in a canonical order: any changed byte of any value
-    changes it. Part of each data version's manifest (so of its manifest_sha256)."""
-    cols = ", ".join(c.name for c in (*TABLES[table].columns, *LINEAGE))
+def hashed_columns(table: str) -> list[str]:
+    return [c.name for c in (*TABLES[table].columns, *LINEAGE)]
+
+
+def content_sha256(con, table: str, release_id: str, columns: list[str] | None = None) -> str:
+    """SHA-256 of every stored row of one release in one table (the columns it was published with), in a canonical
+    order: any changed value changes it. Decimals are hashed without trailing zeros, so widening a column's scale
+    (1.50 stored as 1.500000000) leaves the hash of a published version as it was."""
+    cols = columns or hashed_columns(table)
+    types = {c: t for c, t in con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ?",
+        [table]).fetchall()}
+    def canonical(c):
+        text = f"CAST({c} AS VARCHAR)"
+        return f"regexp_replace({text}, '\\.?0*$', '')" if _decimal(types.get(c, "")) else text
+    row = "concat_ws(chr(31), " + ", ".join(f"coalesce({canonical(c)}, chr(0))" for c in cols) + ")"
     return con.execute(
         f"SELECT sha256(coalesce(string_agg(r, chr(10) ORDER BY r), '')) FROM "
-        f"(SELECT CAST(ROW({cols}) AS VARCHAR) AS r FROM store.{table} WHERE release_id = ?)", [release_id]
+        f"(SELECT {row} AS r FROM store.{table} WHERE release_id = ?)", [release_id]
     ).fetchone()[0]
 
 
-def manifest_of(con, version: str, chosen: dict, windows: list) -> dict:
-    """The manifest of a data version computed from what is stored now (verify compares it with the published)."""
-    return _manifest(con, version, chosen, windows)
-
-
-def _manifest(con, version, chosen, windows) -> dict:
+def _manifest(con, version, chosen, windows, columns: dict | None = None) -> dict:
     """What a downstream tool pins: every release, its source files and the tables' windows, row counts and content
     hashes."""
     releases = []
@@ -388,7 +427,8 @@ def _manifest(con, version, chosen, windows) -> dict:
         releases.append({"release_id": rid, "dataset": dataset, "period": period,
                          "sources": [dict(zip(("kind", "variant", "member", "sha256"), f)) for f in files]})
     tables = [{"table": t, "release_id": r, "effective_from": str(f), "effective_to": str(e) if e else None,
-               "rows": n, "content_sha256": content_sha256(con, t, r)}
+               "rows": n, "columns": (cols := (columns or {}).get((t, r)) or hashed_columns(t)),
+               "content_sha256": content_sha256(con, t, r, cols)}
               for t, r, _, _, f, e, n in sorted(windows, key=lambda w: (w[0], w[4]))]
     return {"data_version": version, "releases": releases, "tables": tables}
 
@@ -412,7 +452,8 @@ def verify_version(con, version: str) -> list[str]:
         "SELECT table_name, release_id, dataset, period, effective_from, effective_to, row_count "
         "FROM meta.data_version_tables WHERE data_version = ?", [version]).fetchall()]
     chosen = {(d, p): rid for _, rid, d, p, *_ in windows}
-    now = _manifest(con, version, chosen, windows)
+    now = _manifest(con, version, chosen, windows, {(t["table"], t["release_id"]): t["columns"]
+                                                     for t in stored["tables"] if "columns" in t})
     published = {(t["table"], t["release_id"]): t for t in stored["tables"]}
     for t in now["tables"]:
         old = published.get((t["table"], t["release_id"]))

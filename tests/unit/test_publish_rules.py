@@ -101,3 +101,42 @@ def test_a_warehouse_written_before_a_table_existed_still_opens_pinned(tmp_path)
     assert pinned.execute("SELECT count(*) FROM opps_addendum_a").fetchone() == (0,)
     assert pinned.execute("SELECT count(*) FROM pfs_rvu").fetchone() == (1,)
     pinned.close()
+
+
+def test_an_older_warehouse_is_migrated_without_changing_a_stored_value(tmp_path):
+    """A warehouse written before OPPS money held its stated decimals (DECIMAL(12,2)) and before the IRA column: the
+    next publish widens and adds, keeps 1.50 as 1.50, and stores a new 115.936 unrounded."""
+    from cmsref.errors import PublishError
+    from warehouse.publish import connect, ensure_schema
+
+    db = tmp_path / "old.duckdb"
+    con = connect(db)
+    ensure_schema(con)
+    con.execute("ALTER TABLE store.opps_addendum_b DROP COLUMN ira_adjusted_copayment")
+    con.execute("ALTER TABLE store.opps_addendum_b ALTER COLUMN payment_rate TYPE DECIMAL(12,2)")
+    con.execute("INSERT INTO store.opps_addendum_b (release_id, hcpcs, payment_rate) VALUES ('opps/x/r1', 'A', 1.50)")
+    ensure_schema(con)
+    assert con.execute("SELECT data_type FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = 'opps_addendum_b' "
+                       "AND column_name IN ('payment_rate', 'ira_adjusted_copayment') ORDER BY column_name"
+                       ).fetchall() == [("DECIMAL(18,9)",), ("DECIMAL(18,9)",)]
+    con.execute("INSERT INTO store.opps_addendum_b (release_id, hcpcs, payment_rate) VALUES ('opps/y/r1', 'B', 115.936)")
+    assert con.execute("SELECT hcpcs, payment_rate::VARCHAR FROM store.opps_addendum_b ORDER BY 1").fetchall() == [
+        ("A", "1.500000000"), ("B", "115.936000000")]
+    con.execute("ALTER TABLE store.pfs_rvu ALTER COLUMN work_rvu TYPE DECIMAL(9,3)")  # a narrower registry column
+    with pytest.raises(PublishError, match="could change stored values"):
+        ensure_schema(con)
+    con.close()
+
+
+def test_content_hashes_ignore_trailing_decimal_zeros_and_see_any_other_change(tmp_path):
+    from warehouse.publish import connect, content_sha256, ensure_schema
+
+    con = connect(tmp_path / "h.duckdb")
+    ensure_schema(con)
+    con.execute("INSERT INTO store.opps_addendum_b (release_id, hcpcs, payment_rate) VALUES ('r', 'A', 1.50)")
+    before = content_sha256(con, "opps_addendum_b", "r")
+    con.execute("ALTER TABLE store.opps_addendum_b ALTER COLUMN payment_rate TYPE DECIMAL(20,10)")
+    assert content_sha256(con, "opps_addendum_b", "r") == before
+    con.execute("UPDATE store.opps_addendum_b SET payment_rate = 1.51")
+    assert content_sha256(con, "opps_addendum_b", "r") != before
+    con.close()
