@@ -126,14 +126,15 @@ def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) 
 
 
 def validate(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], tables: ReleaseTables,
-             previous: dict[str, int] | None, previous_period: str | None, report_root: Path) -> BuiltRelease:
+             previous: dict[str, int] | None, previous_period: str | None, report_root: Path,
+             previous_localities: tuple | None = None) -> BuiltRelease:
     """Run every table's suite, keep the JSON + HTML report, and stop (ValidationError) on any failure."""
     from expectations.report import write_reports  # Great Expectations takes ~3 s to import: only when validating
     from expectations.suites import validate_tables
 
     results = validate_tables(tables.tables, dataset=spec.name, period=release.period,
                               effective_from=release.effective_from, previous_rows=previous,
-                              previous_period=previous_period)
+                              previous_period=previous_period, previous_localities=previous_localities)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = report_root / f"{spec.name}-{release.period}-{stamp}"
     json_path, html_path = write_reports(results, out, f"cmsref validation: {spec.name} {release.period}",
@@ -171,6 +172,37 @@ def previous_rows(db: Path, built: list[BuiltRelease], spec: DatasetSpec, releas
         return None, None
     _, period, counts = max(candidates, key=lambda c: c[0])
     return counts, period
+
+
+def previous_localities(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec
+                        ) -> tuple[set | None, str | None, str | None]:
+    """(MAC x locality keys of the newest earlier release with a GPCI table, its period, and why they may differ:
+    the `locality_change` of a catalogued release after it, up to this one). (None, None, None) when there is none."""
+    if spec.name != "pfs":
+        return None, None, None
+    candidates = [(b.effective_from, b.period, set(b.tables["pfs_gpci"].select("mac", "locality").iter_rows()))
+                  for b in built if "pfs_gpci" in b.tables and b.effective_from < release.effective_from]
+    if db.exists():
+        con = connect(db, read_only=True)
+        try:
+            row = con.execute(
+                "SELECT r.release_id, r.period, r.effective_from FROM releases r WHERE r.in_latest AND r.dataset = ? "
+                "AND r.effective_from < ? AND EXISTS (SELECT 1 FROM store.pfs_gpci g WHERE g.release_id = r.release_id) "
+                "ORDER BY r.effective_from DESC LIMIT 1", [spec.name, release.effective_from]).fetchone()
+            if row:
+                keys = set(con.execute("SELECT mac, locality FROM store.pfs_gpci WHERE release_id = ?",
+                                       [row[0]]).fetchall())
+                candidates.append((row[2], row[1], keys))
+        except duckdb.CatalogException as exc:
+            log.warning("%s: no previous localities to compare with (%s)", release.label, exc)
+        finally:
+            con.close()
+    if not candidates:
+        return None, None, None
+    since, period, keys = max(candidates, key=lambda c: c[0])
+    why = next((r.locality_change for r in spec.releases
+                if since < r.effective_from <= release.effective_from and r.locality_change), None)
+    return keys, period, why
 
 
 def targets(datasets: list[str] | None, periods: list[str] | None, mirror: Path | None
@@ -218,7 +250,8 @@ def run(datasets: list[str] | None, periods: list[str] | None, mirror: Path | No
             tables.notes.append(f"built from a partial copy in the mirror: no {', '.join(lacking)} file (the catalog "
                                 f"lists them under mirror_lacks)")
         prev, prev_period = previous_rows(db, built, spec, release)
-        built.append(steps.validate(spec, release, files, tables, prev, prev_period, config.reports_dir()))
+        built.append(steps.validate(spec, release, files, tables, prev, prev_period, config.reports_dir(),
+                                    previous_localities(db, built, spec, release)))
     return steps.publish(db, built, unchanged)
 
 

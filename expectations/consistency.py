@@ -3,6 +3,8 @@
 PFS: every Medicare locality (MAC x locality) is in each of the release's GPCI, LOCCO and ANES files: a file that
 lost a locality would leave it without payments, or without counties or an anesthesia CF, while each table alone
 looks fine. The frame has one row per locality and a `problem` naming the locality and the files it is missing from.
+The set must also equal the previous release's (its GPCI localities), unless the catalog gives a `locality_change`
+for a release in between: a locality dropped from a file is then caught even when all three files lost it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from expectations.common import E
 LOCALITY_TABLES = {"pfs_gpci": "GPCI", "pfs_locality": "LOCCO", "pfs_anesthesia_cf": "ANES"}
 
 
-def release_checks(tables: dict[str, pl.DataFrame]) -> list[tuple[str, pl.DataFrame, list]]:
-    """(label, frame, expectations) of every cross-table check that applies to these tables."""
+def release_checks(tables: dict[str, pl.DataFrame], previous_localities: tuple | None = None
+                   ) -> list[tuple[str, pl.DataFrame, list]]:
+    """(label, frame, expectations) of every cross-table check that applies to these tables. previous_localities:
+    (keys, period, why they may change) of the previous release, from cmsref.pipeline.previous_localities."""
+    out = _against_previous(tables, previous_localities)
     present = {t: f for t, f in tables.items() if t in LOCALITY_TABLES}
     if len(present) < 2:
-        return []
+        return out
     keys = pl.concat([f.select("mac", "locality").unique() for f in present.values()]).unique()
     frame = keys
     for table, frame_of in present.items():
@@ -30,4 +35,16 @@ def release_checks(tables: dict[str, pl.DataFrame]) -> list[tuple[str, pl.DataFr
         pl.when(pl.col("missing").list.len() > 0)
           .then(pl.format("{}:{} missing from {}", "mac", "locality", pl.col("missing").list.join(", ")))
           .alias("problem")).sort("mac", "locality")
-    return [("pfs localities (GPCI, LOCCO, ANES)", frame, [E.ExpectColumnValuesToBeNull(column="problem")])]
+    return out + [("pfs localities (GPCI, LOCCO, ANES)", frame, [E.ExpectColumnValuesToBeNull(column="problem")])]
+
+
+def _against_previous(tables, previous_localities) -> list:
+    keys, period, why = previous_localities or (None, None, None)
+    if keys is None or why or "pfs_gpci" not in tables:
+        return []
+    now = set(tables["pfs_gpci"].select("mac", "locality").iter_rows())
+    rows = [(m, loc, f"{m}:{loc} {'added' if (m, loc) in now else 'dropped'} since {period}")
+            for m, loc in sorted(now ^ keys)] or [(None, None, None)]
+    frame = pl.DataFrame(rows, schema={"mac": pl.String, "locality": pl.String, "problem": pl.String}, orient="row")
+    return [(f"pfs localities vs {period}", frame, [E.ExpectColumnValuesToBeNull(
+        column="problem", meta={"why": "a locality change needs a locality_change entry in extract/catalog/pfs.toml"})])]

@@ -36,6 +36,7 @@ class ReleaseSpec:
     mirror_dir: str
     link_pattern: str | None = None  # regex for the release's zip links on its landing page
     mirror_lacks: tuple[str, ...] = ()  # file kinds the local mirror's (partial) copy of the release does not have
+    locality_change: str | None = None  # why this release's Medicare localities differ from the previous release's
 
     @property
     def year(self) -> int:
@@ -119,7 +120,7 @@ def load_dataset(name: str) -> DatasetSpec:
                 landing_page=r.get("landing_page"),
                 files=tuple(FileSpec(f["url"], f["file_name"], f.get("sha256")) for f in r.get("file", [])),
                 mirror_dir=r["mirror_dir"], link_pattern=r.get("link_pattern"),
-                mirror_lacks=tuple(r.get("mirror_lacks", ())),
+                mirror_lacks=tuple(r.get("mirror_lacks", ())), locality_change=r.get("locality_change"),
             ))
         spec = DatasetSpec(
             name=ds["name"], title=ds["title"], layout=ds["layout"], period_end=ds["period_end"],

@@ -68,8 +68,9 @@ def transform_task(spec, release, files):
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_task(spec, release, files, tables, previous, previous_period, report_root):
-    return pipeline.validate(spec, release, files, tables, previous, previous_period, report_root)
+def validate_task(spec, release, files, tables, previous, previous_period, report_root, previous_localities=None):
+    return pipeline.validate(spec, release, files, tables, previous, previous_period, report_root,
+                             previous_localities)
 
 
 @task(name="publish", cache_policy=NO_CACHE)

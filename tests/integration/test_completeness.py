@@ -56,3 +56,18 @@ def test_a_locality_missing_from_the_anes_file_is_refused_and_nothing_changes(ho
     with pytest.raises(ValidationError, match=r"pfs localities \(GPCI, LOCCO, ANES\).*10112:00 missing from ANES"):
         pipeline.build(["pfs"], ["2024B"], mirror=mirror, db=tmp_path / "other.duckdb")
     assert snapshot(config.db_path()) == before
+
+
+def test_a_locality_dropped_from_every_file_is_caught_against_the_previous_release(home, tmp_path):
+    pipeline.build(["pfs"], ["2024B"], mirror=bundle(tmp_path / "b"))
+    before = snapshot(config.db_path())
+    folder = tmp_path / "c" / "pfs_rvu" / "RVU24C"
+    folder.mkdir(parents=True)
+    shutil.copy(PFS / "RVU24C/PPRRVU24_JUL.csv", folder)
+    for name in ("GPCI2024.csv", "24LOCCO.csv", "ANES2024.csv", "OPPSCAP_APR.csv"):  # Alabama (10112:00) left out
+        lines = (PFS / "RVU24B" / name).read_bytes().split(b"\n")
+        (folder / name).write_bytes(b"\n".join(l for l in lines if not (l.startswith(b"10112,") and
+                                                                         (b",00," in l or b",0," in l))))
+    with pytest.raises(ValidationError, match=r"pfs localities vs 2024B.*10112:00 dropped since 2024B"):
+        pipeline.build(["pfs"], ["2024C"], mirror=tmp_path / "c")
+    assert snapshot(config.db_path()) == before

@@ -147,3 +147,15 @@ def test_an_unknown_pfs_status_code_fails():
 def test_a_locality_table_outside_100_to_120_localities_fails(n):
     r = check({"pfs_gpci": gpci_frame(n=n)})["pfs_gpci"]
     assert ("expect_table_row_count_to_be_between", None) in failed(r)
+
+
+def test_a_changed_locality_set_needs_a_catalogued_reason():
+    from expectations import consistency
+
+    frames = {"pfs_gpci": gpci_frame(n=5)}
+    keys = set(frames["pfs_gpci"].select("mac", "locality").iter_rows())
+    assert consistency.release_checks(frames, (keys, "2024B", None))[0][1]["problem"].to_list() == [None]
+    fewer = keys - {("10004", "00")}
+    (_, frame, _), = consistency.release_checks(frames, (fewer, "2024B", None))
+    assert frame["problem"].to_list() == ["10004:00 added since 2024B"]
+    assert consistency.release_checks(frames, (fewer, "2024B", "CY2023 California locality update")) == []
