@@ -73,8 +73,9 @@ def select_releases(datasets: list[str], periods: list[str], mirror: Path | None
     chosen = []
     for name in datasets:
         spec = load_dataset(name)
-        if periods:
-            chosen += [(spec, spec.release(p)) for p in periods]
+        if periods:  # "2024B", or "pfs:2024B" for one dataset of several
+            chosen += [(spec, spec.release(p.split(":", 1)[-1])) for p in periods
+                       if ":" not in p or p.split(":", 1)[0] == name]
         elif mirror is not None:
             found = releases_in_mirror(spec, mirror)
             if not found:

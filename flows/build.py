@@ -107,23 +107,27 @@ def build_flow(datasets: list[str] | None = None, periods: list[str] | None = No
 @flow(name="cmsref-refresh", log_prints=True, on_failure=[_notify_failure])
 def refresh_flow(datasets: list[str] | None = None, mirror: str | None = None, db: str | None = None,
                  year: int | None = None):
-    """Check the catalog against what is published and build what is missing (of `year` only, if given):
-    the quarterly refresh, and with `year` the annual build of a new year. CMS datasets first, then vendor guides,
-    each dataset group published as its own data version."""
+    """Check the catalog against what is published and build what is missing (of `year` only, if given): the
+    quarterly refresh, and with `year` the annual build of a new year. One run publishes at most one data version,
+    whatever the number of datasets it found new. Vendor guides are checked against published CMS data, so when a
+    run finds new CMS releases too, the guides wait for the next run (it says so); otherwise they are built.
+    Returns the PublishResult (data_version None when nothing was new)."""
     mirror_path = config.mirror(mirror)
     missing = pipeline.missing_releases(datasets, mirror_path, config.db_path(db), year=year)
-    if not missing:
-        print("cmsref: every available catalogued release is published; nothing to do")
-        return []
-    print(f"cmsref: building {', '.join(f'{d}:{p}' for d, p in missing)}")
-    results = []
     cms = [(d, p) for d, p in missing if load_dataset(d).in_default_build]
     guides = [(d, p) for d, p in missing if not load_dataset(d).in_default_build]
-    for group in (cms, guides):
-        for dataset in dict.fromkeys(d for d, _ in group):
-            periods = [p for d, p in group if d == dataset]
-            results.append(build_flow([dataset], periods, mirror=mirror, db=db))
-    return results
+    todo = cms or guides
+    if not todo:
+        print("cmsref: every available catalogued release is published; nothing to do")
+        return pipeline.PublishResult(None, [], [], "nothing to do")
+    if cms and guides:
+        print(f"cmsref: vendor guides {', '.join(p for _, p in guides)} wait for the next run: they are checked "
+              f"against the CMS data this run publishes")
+    print(f"cmsref: building {', '.join(f'{d}:{p}' for d, p in todo)}")
+    result = pipeline.run(list(dict.fromkeys(d for d, _ in todo)), [f"{d}:{p}" for d, p in todo], mirror_path,
+                          config.db_path(db), TASKS)
+    print(f"cmsref: {result.message}")
+    return result
 
 
 def run_build_flow(datasets, periods=None, *, mirror=None, db=None):

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from cmsref import config, pipeline
-from tests.conftest import PFS, ROOT
+from tests.conftest import PFS, ROOT, query
 
 DEPLOYMENTS = ROOT / "prefect.yaml"
 
@@ -51,7 +51,21 @@ def test_refresh_flow_builds_exactly_the_one_release_the_warehouse_lacks(home, t
         (mirror / "pfs_rvu" / release).mkdir(parents=True)
         shutil.copy(PFS / release / name, mirror / "pfs_rvu" / release)
     pipeline.build(["pfs"], ["2024B"], mirror=mirror)  # the warehouse has 2024B; the mirror also has 2024C
-    results = refresh_flow(mirror=str(mirror))
-    assert [r.new_releases for r in results] == [["pfs/2024C/r1"]]
-    assert refresh_flow(mirror=str(mirror)) == []  # up to date now
+    result = refresh_flow(mirror=str(mirror))
+    assert result.new_releases == ["pfs/2024C/r1"]
+    assert refresh_flow(mirror=str(mirror)).data_version is None  # up to date now
     assert config.db_path().exists()
+
+
+@pytest.mark.prefect
+@pytest.mark.integration
+def test_a_refresh_finding_two_datasets_publishes_one_version(home, tmp_path):
+    from flows.build import refresh_flow
+
+    mirror = tmp_path / "mirror"
+    (mirror / "pfs_rvu" / "RVU24B").mkdir(parents=True)
+    shutil.copy(PFS / "RVU24B/rvu24b-updated-03-18-2024.zip", mirror / "pfs_rvu" / "RVU24B")
+    shutil.copytree(PFS.parent / "mue" / "2026Q2", mirror / "mue" / "2026Q2")
+    result = refresh_flow(mirror=str(mirror))
+    assert sorted(result.new_releases) == ["mue/2026Q2/r1", "pfs/2024B/r1"]
+    assert query(config.db_path(), "SELECT data_version FROM data_versions") == [(result.data_version,)]
