@@ -23,7 +23,8 @@ from extract.catalog import DatasetSpec, ReleaseSpec, datasets as all_datasets, 
 from extract.fetch import SourceFile, fetch_release, local_source, releases_in_mirror
 from transform import aoc, asc, mue, opps, pfs, vendor
 from transform.tables import ReleaseTables
-from warehouse.publish import BuiltRelease, PublishResult, connect, publish, published_unchanged
+from warehouse.publish import (BuiltRelease, PublishResult, build_lock, connect, publish,
+                               published_unchanged)
 
 log = logging.getLogger("cmsref.pipeline")
 def _vendor_transform(spec, release, files):
@@ -236,6 +237,11 @@ def run(datasets: list[str] | None, periods: list[str] | None, mirror: Path | No
         steps: Steps = Steps()) -> PublishResult:
     """Build the selected releases and publish them as one data version (or nothing, if unchanged): the one build
     loop. A release whose source bytes are already published is skipped before it is parsed."""
+    with build_lock(db):  # before any download: a second build is refused at once, not after all its work
+        return _run(datasets, periods, mirror, db, steps)
+
+
+def _run(datasets, periods, mirror, db, steps) -> PublishResult:
     built, unchanged = [], []
     for spec, release in targets(datasets, periods, mirror):
         log.info("building %s from %s", release.label, mirror or "cms.gov")

@@ -105,19 +105,38 @@ class PublishResult:
     message: str
 
 
+_HELD: set[str] = set()  # warehouses whose build lock this process holds (a build takes it once, before any work)
+
+
 @contextmanager
 def build_lock(db_path: Path):
-    """One writer at a time: a second build fails at once with a clear message instead of waiting blindly."""
+    """One writer at a time, decided before any work: a second build is refused at once, naming the process that
+    holds the lock and when it started. Re-entrant within the process that holds it (the build, then its publish)."""
     lock_path = Path(str(db_path) + ".lock")
+    key = str(lock_path.absolute())
+    if key in _HELD:
+        yield
+        return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as fh:
+    with open(lock_path, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise PublishError(f"another cmsref build is publishing to {db_path} (lock {lock_path}); try again later") from None
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise PublishError(f"another cmsref build is running on {db_path} ({holder}); try again when it has "
+                               f"finished") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"PID {os.getpid()}, started {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+        fh.flush()
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
+            fh.seek(0)
+            fh.truncate()
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 

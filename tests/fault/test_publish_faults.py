@@ -156,11 +156,12 @@ def test_two_builds_at_once(served, tmp_path):
     (won_code, won_out, _), (lost_code, lost_out, lost_err) = results
     assert won_code == 0 and "published data version" in won_out and "new releases: pfs/2025B/r1" in won_out
     # the other either found the lock taken (a clear message, exit 1) or came after and found nothing new
-    lock_msg = f"cmsref: error: another cmsref build is publishing to {world.db} (lock {world.db}.lock); try again later"
+    lock_msg = f"cmsref: error: another cmsref build is running on {world.db} (PID "
     assert (lost_code == 1 and lock_msg in lost_err) or (lost_code == 0 and "nothing new to publish" in lost_out), \
         (lost_code, lost_out, lost_err[-2000:])
     assert "Traceback" not in lost_err
-    assert world.cms.hits(LANDING) == 2 and world.cms.hits(f"/files/zip/{SRC.zip_name}") == 2  # one each
+    # the loser was refused before any download (the lock is taken first), or ran after the winner had finished
+    assert world.cms.hits(f"/files/zip/{SRC.zip_name}") == (1 if lost_code == 1 else 2)
     assert_one_new_version(world, "pfs/2025B/r1")  # exactly one new version, nothing else touched
 
 
@@ -183,15 +184,20 @@ def test_two_extractions_of_the_same_zip_at_once(tmp_path):
 
 
 def test_build_while_another_holds_the_lock(served, cli):
-    """A second writer is refused at once with a clear message (after its download, parse and validation)."""
+    """A second writer is refused at once, before any download, naming the build that holds the lock."""
     world = served
     with open(f"{world.db}.lock", "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("PID 4242, started 2026-11-30 06:00:00 UTC")
+        held.flush()
+        started = time.monotonic()
         r = cli("--period", SRC.period)
+        refused_in = time.monotonic() - started
     assert r.code == 1
-    assert r.err.strip() == (f"cmsref: error: another cmsref build is publishing to {world.db} "
-                             f"(lock {world.db}.lock); try again later")
-    assert world.cms.hits(LANDING) == 1 and world.cms.hits(f"/files/zip/{SRC.zip_name}") == 1
+    assert r.err.strip().splitlines()[-1] == (f"cmsref: error: another cmsref build is running on {world.db} (PID "
+                                              f"4242, started 2026-11-30 06:00:00 UTC); try again when it has finished")
+    assert world.cms.hits(LANDING) == 0 and world.cms.hits(f"/files/zip/{SRC.zip_name}") == 0
+    assert refused_in < 30  # no download, parse or validation first (the bound leaves room for a busy machine)
     assert_unchanged(world)
 
 

@@ -81,10 +81,23 @@ def test_a_failing_publish_rolls_back_everything(tmp_path):
 
 
 def test_a_second_writer_is_refused_with_a_clear_message(tmp_path):
+    import subprocess
+    import sys
+
     db = tmp_path / "w.duckdb"
-    with build_lock(db):
-        with pytest.raises(PublishError, match="another cmsref build is publishing"):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom warehouse.publish import build_lock\n"
+                               f"with build_lock({str(db)!r}):\n    print('held', flush=True)\n    time.sleep(30)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(PublishError, match=rf"another cmsref build is running on .*w.duckdb \(PID {holder.pid}, "
+                                               rf"started \d{{4}}-"):
             publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    finally:
+        holder.kill()
+        holder.wait()
+    with build_lock(db):  # re-entrant within the process that holds it: a build takes it, then its publish
+        assert publish(db, [built("2024B", date(2024, 4, 1), "b")]).data_version == "2024.2"
 
 
 def test_a_warehouse_written_before_a_table_existed_still_opens_pinned(tmp_path):
