@@ -68,8 +68,15 @@ _OS_ADVICE = {28: " (the disk is full: free space or set CMSREF_HOME elsewhere)"
               1: " (operation not permitted: set CMSREF_HOME to a writable folder)"}
 
 
+class _Parser(argparse.ArgumentParser):
+    """A wrong argument is one line (no usage block): what is wrong, and where the help is."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="cmsref", description="CMS Medicare reference files as versioned, validated DuckDB tables.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"cmsref {__version__}")
@@ -169,10 +176,10 @@ def _parser() -> argparse.ArgumentParser:
     vi.set_defaults(func=_vendor_import)
 
     pay = sub.add_parser("payment", help="PFS payment amounts for a code on a date of service")
-    pay.add_argument("hcpcs")
-    pay.add_argument("--date", required=True, metavar="YYYY-MM-DD", help="date of service")
-    pay.add_argument("--modifier", default="", help="modifier (default: none)")
-    pay.add_argument("--locality", metavar="MAC:LOC", help="e.g. 01182:18 (default: national)")
+    pay.add_argument("hcpcs", type=_hcpcs, help="HCPCS / CPT code, 5 letters or digits (37252)")
+    pay.add_argument("--date", required=True, metavar="YYYY-MM-DD", type=_date, help="date of service")
+    pay.add_argument("--modifier", default="", type=_modifier, help="modifier, 2 letters or digits (default: none)")
+    pay.add_argument("--locality", metavar="MAC:LOC", type=_locality, help="e.g. 01182:18 (default: national)")
     pay.add_argument("--version", metavar="V")
     pay.add_argument("--db", metavar="PATH")
     pay.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -367,17 +374,50 @@ def _emit(cols, rows, fmt) -> None:
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+def _date(text: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD (e.g. 2024-06-01)") from None
+
+
+def _hcpcs(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"[0-9A-Za-z]{5}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a HCPCS / CPT code (5 letters or digits, e.g. 37252)")
+    return text.upper()
+
+
+def _modifier(text: str) -> str:
+    import re
+
+    if text and not re.fullmatch(r"[0-9A-Za-z]{2}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a modifier (2 letters or digits, e.g. 26, TC)")
+    return text.upper()
+
+
+def _locality(text: str) -> tuple[str, str]:
+    import re
+
+    m = re.fullmatch(r"(\d{1,5}):(\d{1,2})", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MAC:LOCALITY (digits, e.g. 01182:18)")
+    return m.group(1).zfill(5), m.group(2).zfill(2)
+
+
 def _payment(args) -> int:
     where = ["hcpcs = ?", "modifier = ?"]
-    params = [args.date, args.hcpcs.upper(), args.modifier.upper()]
+    params = [args.date, args.hcpcs, args.modifier]
     if args.locality:
-        mac, _, loc = args.locality.partition(":")
         where += ["mac = ?", "locality = ?"]
-        params += [mac.zfill(5), loc.zfill(2)]
+        params += list(args.locality)
     else:
         where.append("is_national")
     sql = (f"SELECT period, hcpcs, modifier, status_code, coalesce(mac || ':' || locality, 'national') AS locality, "
-           f"setting, cf_variant, conversion_factor, amount, effective_from, effective_to "
+           f"locality_name, setting, cf_variant, conversion_factor, amount, effective_from, effective_to "
            f"FROM pfs_payment_on(CAST(? AS DATE)) WHERE {' AND '.join(where)} ORDER BY setting, cf_variant")
     con = _open(args)
     try:
@@ -385,13 +425,7 @@ def _payment(args) -> int:
         cols = [d[0] for d in rel.description]
         rows = rel.fetchall()
         if not rows:
-            covered = con.execute("SELECT period, effective_from, effective_to FROM pfs_rvu GROUP BY ALL "
-                                  "ORDER BY effective_from").fetchall()
-            windows = "; ".join(f"{p} {f}..{t}" for p, f, t in covered) or "none"
-            raise NoDataError(
-                f"no PFS payment for {args.hcpcs} {args.modifier or ''} on {args.date}: either no loaded release "
-                f"covers that date of service or the code is not in it. Loaded PFS windows (end exclusive): {windows}"
-            )
+            raise NoDataError(_no_payment(con, args))
     finally:
         con.close()
     output = getattr(args, "output", None)
@@ -407,6 +441,44 @@ def _payment(args) -> int:
         return 0
     _emit(cols, rows, args.format)
     return 0
+
+
+def _no_payment(con, args) -> str:
+    """Why there is no amount: which of date window, code, modifier, locality or GPCI is missing, and what exists."""
+    what = f"{args.hcpcs}{' ' + args.modifier if args.modifier else ''} on {args.date}"
+    release = con.execute("SELECT DISTINCT period, release_id FROM pfs_rvu_on(CAST(? AS DATE))", [args.date]).fetchall()
+    if not release:
+        year = args.date[:4]
+        loaded = con.execute("SELECT period, min(effective_from), max(effective_to) FROM pfs_rvu GROUP BY period "
+                             "ORDER BY 2").fetchall()
+        same_year = [f"{p} {f}..{t}" for p, f, t in loaded if str(f).startswith(year)]
+        return (f"no PFS payment for {what}: no loaded PFS release covers that date of service. Loaded windows "
+                f"of {year} (end exclusive): {'; '.join(same_year) or 'none'}; all loaded: "
+                f"{', '.join(p for p, *_ in loaded) or 'none'}")
+    period = release[0][0]
+    mods = [m for (m,) in con.execute("SELECT DISTINCT modifier FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? "
+                                      "ORDER BY 1", [args.date, args.hcpcs]).fetchall()]
+    if not mods:
+        return f"no PFS payment for {what}: {args.hcpcs} is not in the PFS release in effect ({period})"
+    if args.modifier not in mods:
+        shown = ", ".join(repr(m) if m else "none" for m in mods)
+        return f"no PFS payment for {what}: {args.hcpcs} has no modifier {args.modifier or 'none'!r} in {period} " \
+               f"(it has: {shown})"
+    if args.locality:
+        mac, loc = args.locality
+        gpci = con.execute("SELECT DISTINCT period FROM pfs_gpci_on(CAST(? AS DATE))", [args.date]).fetchall()
+        if not gpci:
+            return (f"no PFS payment for {what} in {mac}:{loc}: no GPCI file covers that date (the {period} release "
+                    f"has none loaded); national amounts exist without --locality")
+        locs = [r[0] for r in con.execute("SELECT locality || ' ' || locality_name FROM pfs_gpci_on(CAST(? AS DATE)) "
+                                          "WHERE mac = ? ORDER BY 1", [args.date, mac]).fetchall()]
+        if not locs:
+            macs = [m for (m,) in con.execute("SELECT DISTINCT mac FROM pfs_gpci_on(CAST(? AS DATE)) ORDER BY 1",
+                                              [args.date]).fetchall()]
+            return f"no PFS payment for {what}: no MAC {mac} in the GPCI file of {gpci[0][0]} (MACs: {', '.join(macs)})"
+        return (f"no PFS payment for {what}: MAC {mac} has no locality {loc} in {gpci[0][0]} (its localities: "
+                f"{'; '.join(locs)})")
+    return f"no PFS payment for {what}: no national amount in {period}"
 
 
 if __name__ == "__main__":
