@@ -454,7 +454,7 @@ def _no_payment(con, args) -> str:
         same_year = [f"{p} {f}..{t}" for p, f, t in loaded if str(f).startswith(year)]
         return (f"no PFS payment for {what}: no loaded PFS release covers that date of service. Loaded windows "
                 f"of {year} (end exclusive): {'; '.join(same_year) or 'none'}; all loaded: "
-                f"{', '.join(p for p, *_ in loaded) or 'none'}")
+                f"{'; '.join(f'{p} {f}..{t}' for p, f, t in loaded) or 'none'}")
     period = release[0][0]
     mods = [m for (m,) in con.execute("SELECT DISTINCT modifier FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? "
                                       "ORDER BY 1", [args.date, args.hcpcs]).fetchall()]

@@ -43,7 +43,7 @@ def test_malformed_arguments_are_refused_in_one_line(run, args, message):
 
 @pytest.mark.parametrize("args, message", [
     (["37252", "--date", "2019-06-01"], "no loaded PFS release covers that date of service. Loaded windows of 2019 "
-                                        "(end exclusive): none; all loaded: 2022A, 2023D, 2024B, 2024C, 2025D"),
+                                        "(end exclusive): none; all loaded: 2022A 2022-01-01..2023-01-01; 2023D "),
     (["37999", "--date", "2024-06-01"], "37999 is not in the PFS release in effect (2024B)"),
     (["37252", "--date", "2024-06-01", "--modifier", "TC"], "37252 has no modifier 'TC' in 2024B (it has: none)"),
     (["37252", "--date", "2024-06-01", "--locality", "01182:99"],
