@@ -7,6 +7,8 @@ comes from, and a status:
 * mismatch         it states something else
 * not in CMS data  no loaded release of the year has the table, or the table does not have the code
 * not comparable   cmsref has no table for the statement (e.g. "cannot be reported with": no NCCI PTP table yet)
+* other period     only another year's CMS data is loaded (e.g. a 2022 MUE against the 2026 table): the figures are
+                   shown with the period that would be needed, and never counted as a match
 
 Which release: the guide's year (the `year` argument, else the year the guide states).
 
@@ -16,7 +18,7 @@ Which release: the guide's year (the `year` argument, else the year the guide st
   amounts come from pfs_payment (is_national, cf_variant 'all', or from 2026 the variant whose CF the guide
   states, else 'non_qp'). No release of the year loaded: every PFS figure is 'not in CMS data'.
 * ASC addenda AA/BB and OPPS Addendum B: the latest loaded release of the year, else 'not in CMS data'.
-* MUE (practitioner services): the latest table of the year, else the newest loaded table (noted).
+* MUE (practitioner services): the latest table of the year, else the newest loaded table, as 'other period'.
 
 Every lookup reads the view `<name>_on(date)` on a date inside the year that the chosen release covers, so
 the connection's views decide which data version is used (latest, or pinned by `cmsref query --version`).
@@ -36,7 +38,8 @@ from transform.vendor_guide import GuideExtract, GuideFigure
 from warehouse.effective import overlaps
 
 MATCH, MISMATCH, NOT_IN_CMS, NOT_COMPARABLE = "match", "mismatch", "not in CMS data", "not comparable"
-STATUS_ORDER = (MISMATCH, NOT_IN_CMS, NOT_COMPARABLE, MATCH)  # the report's order
+OTHER_PERIOD = "other period"  # compared with another year's CMS data: never a match, whatever the figures say
+STATUS_ORDER = (MISMATCH, OTHER_PERIOD, NOT_IN_CMS, NOT_COMPARABLE, MATCH)  # the report's order
 
 # guide field -> pfs_rvu column (modifier '')
 RVU_FIELDS = {"work_rvu": "work_rvu", "total_rvu_facility": "facility_total_rvu",
@@ -86,6 +89,7 @@ class _Source:
     on: date | None           # the date of service looked up (inside the year, inside the release's window)
     note: str                 # why this release, or why none ('' when nothing needs saying)
     cf_variant: str = "all"   # PFS payments only
+    other_period: bool = False  # the release is not of the guide's year: figures are shown, never called a match
 
 
 def _loaded(con: duckdb.DuckDBPyConnection, view: str, where: str = "") -> list[_Release]:
@@ -156,8 +160,8 @@ def _mue_source(con: duckdb.DuckDBPyConnection, year: int) -> _Source:
         return _Source(chosen, _day_in(chosen, year), f"MUE {chosen.period} ({MUE_SERVICE_TYPE} services)")
     chosen = loaded[-1]
     return _Source(chosen, chosen.effective_from,
-                   f"no {year} MUE table loaded; compared with the newest loaded, {chosen.period} "
-                   f"({MUE_SERVICE_TYPE} services)")
+                   f"no {year} MUE table is loaded (a {year} quarter's {MUE_SERVICE_TYPE} table is needed); shown: the "
+                   f"newest loaded, {chosen.period}, which is another period", other_period=True)
 
 
 # --- CMS figures -----------------------------------------------------------------------------------------
@@ -332,6 +336,8 @@ def _check(f: GuideFigure, sources: dict[str, _Source], values: dict) -> tuple[s
         status, why = _compare_indicators(f.value, str(cms))
     else:
         status, why = _compare_numbers(f.value, cms, money=f.field in MONEY_FIELDS)
+    if src.other_period:
+        status, why = OTHER_PERIOD, f"{'equal' if status == MATCH else 'different'} figures, but of {period}"
     note = _join(why, src.note)
     if f.field == "mue" and row.get("mai") is not None:
         note = _join(note, f"MAI {row['mai']}")

@@ -278,7 +278,8 @@ TABLES: dict[str, Table] = {t.name: t for t in [
         Col("guide_value", "VARCHAR", "the guide's figure, normalised"),
         Col("guide_raw", "VARCHAR", "the guide's figure as printed"),
         Col("cms_value", "VARCHAR", "the CMS figure it was compared with (NULL when there is none)"),
-        Col("status", "VARCHAR", "match, mismatch, not in CMS data or not comparable"),
+        Col("status", "VARCHAR", "match, mismatch, other period (only another year's CMS data is loaded: never a "
+                                 "match), not in CMS data or not comparable"),
         Col("cms_release", "VARCHAR", "the CMS release compared with, e.g. pfs/2024B/r1"),
         Col("note", "VARCHAR", "why, e.g. 'guide rounds to whole dollars; CMS 927.06 rounds to 927'"),
     )),

@@ -63,7 +63,7 @@ def test_2024_guide_asc_is_checked_against_the_2024_addenda_and_opps_has_no_2024
         assert "2024" in opps.note and "OPPS" in opps.note
 
 
-def test_2022_article_matches_rvu22a_and_the_2026q2_mue(con):
+def test_2022_article_matches_rvu22a_and_its_mues_are_another_period(con):
     extract, checks = checked(con, ARTICLE_2022)
     assert extract.year == 2022 and extract.conversion_factor is None
     got = by_key(checks)
@@ -73,8 +73,10 @@ def test_2022_article_matches_rvu22a_and_the_2026q2_mue(con):
         assert (c.guide_value, c.cms_value, c.status, c.cms_release) == (value, value, "match", "pfs/2022A/r1"), key
     for code, limit in (("37252", "1"), ("37253", "5")):
         c = got[(code, "mue")]
-        assert (c.guide_value, c.cms_value, c.status, c.cms_release) == (limit, limit, "match", "mue/2026Q2/r1")
-        assert "2026Q2" in c.note
+        # only the 2026Q2 table is loaded: the 2022 article's limits equal it, but that is not a 2022 match
+        assert (c.guide_value, c.cms_value, c.status, c.cms_release) == (limit, limit, "other period",
+                                                                         "mue/2026Q2/r1")
+        assert "equal figures, but of 2026Q2" in c.note and "a 2022 quarter's practitioner table is needed" in c.note
     ptp = [c for c in checks if c.field == "not_reported_with"]
     assert ptp and {c.status for c in ptp} == {"not comparable"}
 
@@ -90,6 +92,6 @@ def test_reports_of_the_real_guides(con):
     extract, checks = checked(con, GUIDE_2024)
     page = render_report(checks, extract, "html")
     assert GUIDE_2024.name in page and file_sha256(GUIDE_2024) in page and "pfs/2024B/r1" in page
-    assert "0 mismatch, 2 not in CMS data, 0 not comparable, 10 match" in page
+    assert "0 mismatch, 0 other period, 2 not in CMS data, 0 not comparable, 10 match" in page
     md = render_report(checks, extract, "markdown")
     assert md.index("not in CMS data |") < md.index("| match |")

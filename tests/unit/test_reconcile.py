@@ -208,9 +208,10 @@ def test_payment_uses_the_cf_variant_the_guide_states(con):
 def test_mue_of_the_year_else_the_newest_table(con):
     c = one(con, fig("37252", "mue", "2"))  # the latest 2024 practitioner table: Q3
     assert (c.status, c.cms_release) == ("match", "mue/2024Q3/r1")
-    c = one(con, fig("37253", "mue", "5"), year=2022, cf=None)
-    assert (c.status, c.cms_value, c.cms_release) == ("match", "5", "mue/2026Q2/r1")
-    assert "2026Q2" in c.note and "2022" in c.note
+    c = one(con, fig("37253", "mue", "5"), year=2022, cf=None)  # only other years' tables: shown, never a match
+    assert (c.status, c.cms_value, c.cms_release) == ("other period", "5", "mue/2026Q2/r1")
+    assert "2026Q2" in c.note and "a 2022 quarter's practitioner table is needed" in c.note
+    assert one(con, fig("37253", "mue", "6"), year=2022, cf=None).status == "other period"  # not a mismatch either
     c = one(con, fig("37253", "mue", "9"))  # only an outpatient hospital MUE in 2024Q3
     assert c.status == "not in CMS data"
 
@@ -240,7 +241,7 @@ def test_report_puts_mismatches_first_and_escapes_html(con):
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;IVC&lt;/b&gt; &amp; filter" in page
     assert page.startswith("<!DOCTYPE html>") and "<link" not in page and "src=" not in page  # self-contained
     for text in ("some-guide.pdf", SHA, "2024", "33.2875", "pfs/2024B/r1",
-                 "1 mismatch, 1 not in CMS data, 1 not comparable, 3 match"):
+                 "1 mismatch, 0 other period, 1 not in CMS data, 1 not comparable, 3 match"):
         assert text in page
     order = [page.index(f'<tr class="{s}">') for s in ("mismatch", "not-in-cms-data", "not-comparable", "match")]
     assert order == sorted(order)
