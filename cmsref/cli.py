@@ -18,11 +18,13 @@ EPILOG = """environment:
   CMSREF_HOME    data folder: warehouse, download cache, validation reports, Prefect state (default: ./data)
 
 examples:
-  cmsref build --mirror ../shared/cms-mirror          every PFS release the mirror holds
+  cmsref build --mirror ../shared/cms-mirror          every release of every dataset the mirror holds
   cmsref build --period 2024B --period 2025D          two PFS periods from cms.gov
   cmsref payment 37252 --date 2024-06-01              national facility/non-facility amounts
   cmsref query "SELECT * FROM pfs_rvu_on('2024-06-01') WHERE hcpcs = '37252'"
-  cmsref query --version 2024.2 --format csv "SELECT * FROM conversion_factor"
+  cmsref versions                                     the data versions to pin (newest last)
+  cmsref query --version latest --format csv "SELECT * FROM conversion_factor"
+  cmsref verify --version latest                      recompute the version's manifest from its rows
 """
 
 

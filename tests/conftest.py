@@ -18,7 +18,13 @@ PFS = MIRROR / "pfs_rvu"
 # project's data folder (gitignored) and a result store of this test session only, so cached transforms from
 # earlier sessions do not leak in. A PREFECT_API_URL of the developer's own server is ignored.
 os.environ.pop("PREFECT_API_URL", None)
-os.environ["PREFECT_HOME"] = str(ROOT / "data" / "prefect-test")
+# Tests write only under temporary folders, never into the user's ./data: Prefect's test state lives in a folder of
+# the system's temp dir that later runs reuse (its first start migrates a database: 20-60 s on 2 cores), and a test
+# that sets no CMSREF_HOME of its own gets this session's temporary one.
+os.environ["PREFECT_HOME"] = str(Path(tempfile.gettempdir()) / f"cmsref-prefect-test-{os.getuid()}")
+os.environ["CMSREF_HOME"] = tempfile.mkdtemp(prefix="cmsref-test-home-")
+for _var in ("CMSREF_DB", "CMSREF_MIRROR"):
+    os.environ.pop(_var, None)
 os.environ["PREFECT_LOCAL_STORAGE_PATH"] = tempfile.mkdtemp(prefix="cmsref-prefect-results-")
 from cmsref.config import prefect_environment  # noqa: E402  (creates PREFECT_HOME, start-up timeout, no telemetry)
 
