@@ -262,6 +262,21 @@ def _run(datasets, periods, mirror, db, steps) -> PublishResult:
     return steps.publish(db, built, unchanged)
 
 
+def nothing_new(datasets: list[str] | None, periods: list[str] | None, mirror: Path | None, db: Path
+                ) -> PublishResult | None:
+    """From a local mirror: the no-op answer when every selected release's sources are already published unchanged
+    (hashing local files takes well under a second), else None. Lets the CLI skip starting Prefect for nothing."""
+    if mirror is None or not db.exists():
+        return None
+    unchanged = []
+    for spec, release in targets(datasets, periods, mirror):
+        same = published_unchanged(db, spec.name, release.period, extract(spec, release, mirror))
+        if not same:
+            return None
+        unchanged.append(same)
+    return publish_built(db, [], unchanged)
+
+
 def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirror: Path | None = None,
           db: Path | None = None) -> PublishResult:
     """Build the selected releases with the plain steps (no Prefect)."""
