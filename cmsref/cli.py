@@ -258,23 +258,33 @@ def _verify_version(args) -> int:
 
 def _diff(args) -> int:
     from warehouse.diff import diff
+    from warehouse.schema import TABLES
 
     con = _open(args)
     try:
         result = diff(con, args.a, args.b, args.dataset, details=args.details)
     finally:
         con.close()
+    if args.format == "json":  # one object per table: counts, and with --details the rows
+        def rows(d):
+            key = ["period", *TABLES[d.table].key] if d.a_release == args.a else list(TABLES[d.table].key)
+            return {"added": [dict(zip(key, k)) for k in d.added_keys],
+                    "removed": [dict(zip(key, k)) for k in d.removed_keys],
+                    "changed": [dict(zip([*key, "column", "old", "new"], c)) for c in d.changes]}
+        print(json.dumps({d.table: {"from": d.a_release, "to": d.b_release, "added": d.added, "removed": d.removed,
+                                    "changed": d.changed, **(rows(d) if args.details else {})} for d in result},
+                         indent=1, default=str))
+        return 0
     _emit(["table", "from", "to", "added", "removed", "changed"],
           [(d.table, d.a_release, d.b_release, d.added, d.removed, d.changed) for d in result], args.format)
     if args.details:
         for d in result:
             if d.added_keys or d.removed_keys or d.changes:
+                key = ["period", *TABLES[d.table].key] if d.a_release == args.a else list(TABLES[d.table].key)
                 print(f"\n{d.table}: {d.a_release} -> {d.b_release}")
                 rows = [("added", *k, "", "", "") for k in d.added_keys] + \
                        [("removed", *k, "", "", "") for k in d.removed_keys] + [("changed", *c) for c in d.changes]
-                from warehouse.schema import TABLES
-
-                _emit(["change", *TABLES[d.table].key, "column", "old", "new"], rows, args.format)
+                _emit(["change", *key, "column", "old", "new"], rows, args.format)
     return 0
 
 

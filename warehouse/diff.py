@@ -1,7 +1,7 @@
 """What changed between two data versions (or two releases): added and removed codes, changed values.
 
-    cmsref diff 2024.2 2025.4                 two data versions: the newest release of each dataset in each
-    cmsref diff 2024B 2025D                   two periods (releases in the latest data version)
+    cmsref diff 2024.2 2025.4                 two data versions: every table, rows matched by period and key
+    cmsref diff 2024B 2025D                   two periods: the rows in effect on each period's first day
     cmsref diff --dataset pfs --details --format csv 2024.2 2025.4
 
 Rows are matched by each table's natural key (pfs_rvu: HCPCS + modifier, mue: service type + HCPCS, ...); every
@@ -33,50 +33,64 @@ class TableDiff:
     changes: list = field(default_factory=list)  # (key..., column, old, new)
 
 
-def _side(con, label: str) -> dict[str, str]:
-    """dataset -> release_id that a side label stands for."""
-    versions = [r[0] for r in con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq").fetchall()]
-    if label in versions:
-        rows = con.execute(
-            "SELECT DISTINCT dataset, release_id, effective_from FROM meta.data_version_tables WHERE data_version = ?",
-            [label]).fetchall()
-        newest = {}
-        for dataset, rid, eff in sorted(rows, key=lambda r: r[2]):
-            newest[dataset] = rid
-        return newest
+def _versions(con) -> list[str]:
+    return [r[0] for r in con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq").fetchall()]
+
+
+def _period(con, label: str) -> tuple[str, str, object]:
+    """(dataset, release_id, effective_from) of a period of the latest data version ("2024B" or "pfs:2024B")."""
     dataset, _, period = label.rpartition(":")
+    versions = _versions(con)
     latest = versions[-1] if versions else None
     rows = con.execute(
-        "SELECT DISTINCT dataset, release_id FROM meta.data_version_tables WHERE data_version = ? AND upper(period) = ?"
-        + (" AND dataset = ?" if dataset else ""), [latest, period.upper()] + ([dataset] if dataset else [])).fetchall()
+        "SELECT dataset, release_id, min(effective_from) FROM meta.data_version_tables WHERE data_version = ? "
+        "AND upper(period) = ?" + (" AND dataset = ?" if dataset else "") + " GROUP BY ALL",
+        [latest, period.upper()] + ([dataset] if dataset else [])).fetchall()
     if not rows:
         raise CmsrefError(f"{label!r} is neither a data version ({', '.join(versions) or 'none'}) nor a period in the "
                           f"latest data version")
     if len(rows) > 1:
         raise CmsrefError(f"period {period!r} is in several datasets ({', '.join(r[0] for r in rows)}): write it "
                           f"as dataset:period, e.g. {rows[0][0]}:{period}")
-    return {rows[0][0]: rows[0][1]}
+    return rows[0]
 
 
 def diff(con: duckdb.DuckDBPyConnection, a: str, b: str, dataset: str | None = None,
          details: bool = False, limit: int | None = None) -> list[TableDiff]:
-    side_a, side_b = _side(con, a), _side(con, b)
+    """Two data versions: every table, its rows matched by period and key (a table whose rows are the same in both is
+    listed with zeros). Two periods of a dataset: the rows in effect on each period's first day (a file carried over
+    from an earlier release of the year is not 'removed'), matched by key."""
+    versions = _versions(con)
+    if a in versions and b in versions:
+        out = []
+        for name, table in TABLES.items():
+            if dataset and table.dataset not in (dataset, "*"):
+                continue
+            sa, sb = (f"SELECT * FROM {name}_version({literal(v)})" for v in (a, b))
+            out.append(_diff_table(con, table, a, b, sa, sb, details, limit, ("period", *table.key)))
+        return out
+    if a in versions or b in versions:
+        raise CmsrefError(f"compare two data versions or two periods, not one of each ({a}, {b})")
+    (ds_a, ra, on_a), (ds_b, rb, on_b) = _period(con, a), _period(con, b)
+    if ds_a != ds_b:
+        raise CmsrefError(f"{a} is a {ds_a} period and {b} a {ds_b} period: compare periods of one dataset")
     out = []
     for name, table in TABLES.items():
-        for ds in sorted(set(side_a) & set(side_b)):
-            if dataset and ds != dataset:
-                continue
-            ra, rb = side_a[ds], side_b[ds]
-            sa = f"SELECT * FROM store.{name} WHERE release_id = {literal(ra)}"
-            sb = f"SELECT * FROM store.{name} WHERE release_id = {literal(rb)}"
-            na, nb = con.execute(f"SELECT (SELECT count(*) FROM ({sa})), (SELECT count(*) FROM ({sb}))").fetchone()
-            if na or nb:  # skip a table neither release has
-                out.append(_diff_table(con, table, ra, rb, sa, sb, details, limit))
+        if table.dataset not in (ds_a, "*") or (dataset and ds_a != dataset):
+            continue
+        sa, sb = (f"SELECT * FROM {name}_on(DATE {literal(str(on))}) WHERE release_id LIKE {literal(ds_a + '/%')}"
+                  for on in (on_a, on_b))
+        na, nb = con.execute(f"SELECT (SELECT count(*) FROM ({sa})), (SELECT count(*) FROM ({sb}))").fetchone()
+        if na or nb:  # skip a table neither period has in effect
+            sides = con.execute(f"SELECT (SELECT string_agg(DISTINCT release_id, ', ') FROM ({sa})), "
+                                f"(SELECT string_agg(DISTINCT release_id, ', ') FROM ({sb}))").fetchone()
+            out.append(_diff_table(con, table, sides[0] or "none", sides[1] or "none", sa, sb, details, limit,
+                                   table.key))
     return out
 
 
-def _diff_table(con, table, ra, rb, sa, sb, details, limit) -> TableDiff:
-    key = list(table.key)
+def _diff_table(con, table, ra, rb, sa, sb, details, limit, key) -> TableDiff:
+    key = list(key)
     values = [c.name for c in table.columns if c.name not in key]
     on = " AND ".join(f"a.{k} IS NOT DISTINCT FROM b.{k}" for k in key)
     keys = ", ".join(key)
@@ -132,7 +146,7 @@ def release_notes(con: duckdb.DuckDBPyConnection, version: str) -> str:
         lines += ["", f"## Changes since {previous}", "", "| table | from | to | added | removed | changed |",
                   "|---|---|---|---|---|---|"]
         for d in diff(con, previous, version):
-            if d.a_release != d.b_release:
+            if d.added or d.removed or d.changed:
                 lines.append(f"| {d.table} | {d.a_release} | {d.b_release} | {d.added} | {d.removed} | {d.changed} |")
         lines += ["", "Details: `cmsref diff --details " + previous + " " + version + "`."]
     return "\n".join(lines) + "\n"

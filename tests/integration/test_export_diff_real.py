@@ -32,8 +32,11 @@ def pprrvu_keys(path):
 def test_diff_counts_match_a_direct_comparison_of_the_files_and_show_real_changes(db):
     a, b = pprrvu_keys(PFS / "RVU24B/PPRRVU24_APR.csv"), pprrvu_keys(PFS / "RVU25D/PPRRVU2025_Oct.csv")
     con = open_version(db)
-    result = {d.table: d for d in diff(con, "2024.2", "2025.4", details=True)}
+    result = {d.table: d for d in diff(con, "2024B", "2025D", details=True)}
+    versions = {d.table: d for d in diff(con, "2024.2", "2025.4")}
     con.close()
+    # two versions: 2025.4 adds release 2025D and keeps 2024B exactly as it was
+    assert (versions["pfs_rvu"].added, versions["pfs_rvu"].removed, versions["pfs_rvu"].changed) == (19_090, 0, 0)
     rvu = result["pfs_rvu"]
     assert (rvu.added, rvu.removed) == (len(b - a), len(a - b)) == (700, 144)
     assert set(rvu.added_keys) == b - a
@@ -43,8 +46,12 @@ def test_diff_counts_match_a_direct_comparison_of_the_files_and_show_real_change
 
 def test_diff_by_periods_and_cli_formats(db, capsys):
     assert main(["diff", "--db", str(db), "--format", "json", "2024B", "2025D"]) == 0
-    rows = {r["table"]: r for r in json.loads(capsys.readouterr().out)}
+    rows = json.loads(capsys.readouterr().out)  # one object per table
     assert rows["pfs_rvu"]["added"] == 700 and rows["conversion_factor"]["changed"] == 1
+    assert main(["diff", "--db", str(db), "--format", "json", "--details", "2024B", "2025D"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {"hcpcs": "37252", "modifier": "", "column": "non_facility_pe_rvu", "old": "25.70", "new": "24.44"} in \
+        rows["pfs_rvu"]["changed"] and len(rows["pfs_rvu"]["added"]) == 700
     assert main(["diff", "--db", str(db), "1999.1", "2025D"]) == 1
     assert "neither a data version" in capsys.readouterr().err
 
@@ -53,7 +60,7 @@ def test_release_notes(db, capsys):
     assert main(["notes", "--db", str(db), "2025.4"]) == 0
     notes = capsys.readouterr().out
     assert "# cmsref data version 2025.4" in notes and "Previous data version: 2024.2" in notes
-    assert "| pfs_rvu | pfs/2024B/r1 | pfs/2025D/r1 | 700 | 144 |" in notes
+    assert "| pfs_rvu | 2024.2 | 2025.4 | 19090 | 0 | 0 |" in notes  # 2025.4 adds 2025D, 2024B unchanged
 
 
 def files_digest(folder):
@@ -90,3 +97,18 @@ def test_export_without_cpt_descriptors_and_duckdb_format(db, tmp_path):
     snap = duckdb.connect(str(tmp_path / "d" / "cmsref-2025.4.duckdb"), read_only=True)
     assert snap.execute("SELECT count(*) FROM pfs_rvu").fetchone()[0] == 18_534 + 19_090
     snap.close()
+
+
+def test_diff_of_two_periods_compares_what_is_in_effect(tmp_path, monkeypatch):
+    """2024C ships only PPRRVU in the mirror: 2024B's GPCI, LOCCO, ANES and OPPSCAP stay in effect for 2024C's
+    dates, so they are not 'removed'."""
+    monkeypatch.setenv("CMSREF_HOME", str(tmp_path / "data"))
+    pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
+    pipeline.build(["pfs"], ["2024C"], mirror=MIRROR)
+    con = open_version(config.db_path())
+    result = {d.table: d for d in diff(con, "2024B", "2024C")}
+    con.close()
+    for table in ("pfs_gpci", "pfs_locality", "pfs_anesthesia_cf", "pfs_opps_cap"):
+        assert (result[table].added, result[table].removed, result[table].changed) == (0, 0, 0), table
+        assert result[table].a_release == result[table].b_release == "pfs/2024B/r1"
+    assert result["pfs_rvu"].b_release == "pfs/2024C/r1" and result["pfs_rvu"].added > 0

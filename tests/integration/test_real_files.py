@@ -119,8 +119,9 @@ def test_a_correction_is_a_new_revision_and_the_old_version_keeps_answering(
     finally:
         con.close()
     assert (table.added, table.removed) == (0, 0)
-    assert len({change[0] for change in table.changes}) == changed  # the codes CMS changed, each listed
-    assert code in {change[0] for change in table.changes}
+    assert {change[0] for change in table.changes} == {period}  # version diff: rows matched by period and key
+    assert len({change[1] for change in table.changes}) == changed  # the codes CMS changed, each listed
+    assert code in {change[1] for change in table.changes}
 
 
 def _money(text: str | None) -> str | None:
