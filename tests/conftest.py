@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from decimal import Decimal
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CMSREF_SHARED", ROOT.parent / "shared"))
@@ -161,3 +162,27 @@ def mirror_home(mirror_db, tmp_path_factory):
     shutil.copy(mirror_db, home / "cmsref.duckdb")
     with cmsref_home(home):
         yield home
+
+
+D = Decimal
+# The figures each documented example gives on the whole mirror (CMS's own numbers: 86.21 / 927.06 are also in the
+# README; PFREV-checked payment formula, see docs/payments.md)
+DOC_EXAMPLE_FIGURES = {
+    "The payment for a code in a locality on a date of service": [
+        ("facility", D("87.96"), D("1.042"), D("1.194"), D("0.690"), D("33.2875")),
+        ("non_facility", D("1091.93"), D("1.042"), D("1.194"), D("0.690"), D("33.2875"))],
+    "National payment, and the release it comes from": [("2024B", "facility", D("86.21")),
+                                                        ("2024B", "non_facility", D("927.06"))],
+    "What changed between two quarters (RVUs of codes in both)": ("0446T", "", D("91.71"), D("179.53")),
+    "Which codes are packaged (no separate payment) in OPPS and in an ASC": ("10004", "Fna bx w/o img gdn ea addl",
+                                                                            "N1"),
+    "Which MUEs dropped from one quarter to the next": [],  # one MUE quarter is mirrored: it runs and finds none
+    "A code side by side in every setting, with definitions": [
+        ("pfs_status", None, None, None, None, None, "no data: no release of this setting covers the date of service"),
+        ("opps_si", "2020-01", "N", "Items and services packaged into APC rates: no separate payment", None, None,
+         "found"),
+        ("asc_pi", "2020-01", "N1", "Packaged service/item; no separate payment made.", None, None, "found")],
+    "Scrub claim lines against the MUEs (lines: a table you create)": [
+        ("37253", 6, 5, "Date of Service Edit: Clinical", True, "exceeds")],
+    "Pin a data version from plain SQL": [("37252", D("1.80"))],
+}

@@ -31,6 +31,7 @@ from extract.download import sha256_file
 from warehouse.api import open_version
 from warehouse.sql import literal
 from warehouse.schema import TABLES
+from warehouse.views import snapshot_statements
 
 # CPT (AMA) codes: 4 digits + a digit or letter (category I, II (F), III (T), PLA (U), MAAA (M)); CDT (ADA): D + 4
 LICENSED_CODE_RE = r"^([0-9]{4}[0-9A-Z]|D[0-9]{4})$"
@@ -92,10 +93,17 @@ def export_version(db: Path, version: str, to: Path, fmt: str = "parquet", witho
                 snap.execute("SET threads = 1")
                 for name in sorted(selects):
                     snap.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet({literal(f'{parquet_dir / name}.parquet')})")
+                for statement in snapshot_statements(version):  # the views and macros: the README's queries run
+                    snap.execute(statement)
                 snap.execute("CHECKPOINT")
             finally:
                 snap.close()
                 shutil.rmtree(parquet_dir)
+        if fmt == "parquet":  # `duckdb -c ".read views.sql"` in the folder gives the views and macros
+            views_sql = "".join(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{name}.parquet');\n"
+                                for name in sorted(selects))
+            views_sql += "".join(statement + ";\n" for statement in snapshot_statements(version))
+            (to / "views.sql").write_text(views_sql, encoding="utf-8")
         sources = con.execute(
             "SELECT DISTINCT release_id, kind, variant, url, archive_name, member_name, size, sha256 FROM meta.source_files "
             f"WHERE release_id IN (SELECT release_id FROM meta.data_version_tables WHERE data_version = {v}) "

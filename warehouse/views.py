@@ -29,13 +29,14 @@ def table_sql(table: Table, version_sql: str) -> str:
     )
 
 
-def payment_sql(version_sql: str) -> str:
+def payment_sql(version_sql: str | None) -> str:
     """pfs_payment: [(work RVU x work GPCI) + (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x CF, rounded half-up to
     the cent at the end (this reproduces CMS's own PFREV25C amounts for all 109 localities; see tests).
-    National rows use GPCIs of 1. The RVU and GPCI rows pair where their effective windows overlap."""
-    rvu = table_sql(TABLES["pfs_rvu"], version_sql)
-    gpci = table_sql(TABLES["pfs_gpci"], version_sql)
-    cf = table_sql(TABLES["conversion_factor"], version_sql)
+    National rows use GPCIs of 1. The RVU and GPCI rows pair where their effective windows overlap.
+    version_sql None: over tables named like the views (an exported snapshot holds them so)."""
+    def source(name):
+        return f"SELECT * FROM {name}" if version_sql is None else table_sql(TABLES[name], version_sql)
+    rvu, gpci, cf = source("pfs_rvu"), source("pfs_gpci"), source("conversion_factor")
     return f"""
 WITH rvu AS (SELECT r.*, c.variant AS cf_variant, c.conversion_factor AS cf
              FROM ({rvu}) r JOIN ({cf}) c ON c.release_id = r.release_id AND c.kind = 'physician'),
@@ -185,3 +186,21 @@ def _comment(con) -> None:
         for (col,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' "
                                   "AND table_name = ?", [name]).fetchall():
             con.execute(f"COMMENT ON COLUMN main.{name}.{col} IS {literal(CATALOG_COLUMN_DOCS[col])}")
+
+
+def snapshot_statements(version: str) -> list[str]:
+    """SQL that gives an exported snapshot (its tables named like the views) the views and macros of the warehouse:
+    pfs_payment, every `<name>_on(date)`, `<name>_version(v)` and `<name>_at(v, date)` (for this one version), the
+    claim-line rules and the in_effect rule. Run in the snapshot file (duckdb export) or after views.sql's
+    CREATE VIEWs (parquet export)."""
+    from warehouse.claim_rules import HELPER_MACROS
+
+    v = literal(version)
+    out = [f"CREATE OR REPLACE MACRO {effective.SQL_MACRO}",
+           f"CREATE OR REPLACE VIEW pfs_payment AS {payment_sql(None)}"]
+    for name in [*TABLES, "pfs_payment"]:
+        out += [f"CREATE OR REPLACE MACRO {name}_on(dos) AS TABLE SELECT * FROM {name} WHERE {IN_EFFECT}",
+                f"CREATE OR REPLACE MACRO {name}_version(v) AS TABLE SELECT * FROM {name} WHERE v = {v}",
+                f"CREATE OR REPLACE MACRO {name}_at(v, dos) AS TABLE SELECT * FROM {name}_version(v) WHERE {IN_EFFECT}"]
+    out += [f"CREATE OR REPLACE MACRO {n}({params}) AS TABLE {body}" for n, (params, body) in HELPER_MACROS.items()]
+    return out
