@@ -31,7 +31,8 @@ examples:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    quiet = getattr(args, "quiet", False)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("great_expectations", "prefect", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -98,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--db", metavar="PATH", help="warehouse file (default: $CMSREF_DB)")
     b.add_argument("--no-prefect", action="store_true",
                    help="run the pipeline as plain functions, without the Prefect flow")
+    b.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress lines (each release's steps, downloads), only the result and errors")
     b.set_defaults(func=_build)
 
     r = sub.add_parser("releases", help="list published releases")
@@ -200,8 +203,9 @@ def _build(args) -> int:
 
         result = nothing_new(datasets, args.period, config.mirror(args.mirror), config.db_path(args.db))
         if result is None:  # something to build: through the Prefect flow
-            print("cmsref: starting Prefect's local server for the build flow (the first start migrates its "
-                  "database: 20-60 s on 2 cores; later starts about 15 s)", file=sys.stderr)
+            if not args.quiet:
+                print("cmsref: starting Prefect's local server for the build flow (the first start migrates its "
+                      "database: 20-60 s on 2 cores; later starts about 15 s)", file=sys.stderr)
             from flows.build import run_build_flow
 
             result = run_build_flow(datasets, args.period, mirror=args.mirror, db=args.db)
@@ -355,7 +359,11 @@ def _print_sql(args, sql: str, params=None) -> int:
         except duckdb.Error as exc:
             raise CmsrefError(f"query failed: {str(exc).splitlines()[0]}") from None
         cols = [d[0] for d in rel.description] if rel.description else []
+        json_cols = [i for i, d in enumerate(rel.description or []) if str(d[1]).upper() == "JSON"]
         rows = rel.fetchall()
+        if json_cols and args.format == "json":  # a JSON column is JSON in the output, not a string inside it
+            rows = [tuple(json.loads(v) if i in json_cols and isinstance(v, str) else v for i, v in enumerate(r))
+                    for r in rows]
     finally:
         con.close()
     output = getattr(args, "output", None)
@@ -382,8 +390,8 @@ def _emit(cols, rows, fmt) -> None:
         w = csv.writer(sys.stdout)
         w.writerow(cols)
         w.writerows(rows)
-    else:
-        text = [[("" if v is None else str(v)) for v in r] for r in rows]
+    else:  # a table for a person: long cells are cut (csv and json keep every character)
+        text = [[_cell("" if v is None else str(v)) for v in r] for r in rows]
         widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(cols)]
         print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
         print("  ".join("-" * w for w in widths))
@@ -424,6 +432,11 @@ def _locality(text: str) -> tuple[str, str]:
     if not m:
         raise argparse.ArgumentTypeError(f"{text!r} is not MAC:LOCALITY (digits, e.g. 01182:18)")
     return m.group(1).zfill(5), m.group(2).zfill(2)
+
+
+def _cell(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def _payment(args) -> int:

@@ -243,8 +243,9 @@ def run(datasets: list[str] | None, periods: list[str] | None, mirror: Path | No
 
 def _run(datasets, periods, mirror, db, steps) -> PublishResult:
     built, unchanged = [], []
-    for spec, release in targets(datasets, periods, mirror):
-        log.info("building %s from %s", release.label, mirror or "cms.gov")
+    chosen = targets(datasets, periods, mirror)
+    for n, (spec, release) in enumerate(chosen, start=1):
+        log.info("[%d/%d] building %s from %s", n, len(chosen), release.label, mirror or "cms.gov")
         files = steps.extract(spec, release, mirror)
         same = published_unchanged(db, spec.name, release.period, files)
         if same:  # identical bytes are already published: no need to parse and validate them again
