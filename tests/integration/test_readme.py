@@ -1,0 +1,53 @@
+"""The README's commands, run in order on a warehouse of the whole mirror (as its build command leaves it), exit 0
+and give the figures the README shows."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from tests.conftest import ROOT, SHARED
+
+pytestmark = pytest.mark.integration
+README = (ROOT / "README.md").read_text()
+
+
+def block(heading: str, lang: str) -> str:
+    section = README.split(f"## {heading}", 1)[1]
+    return section.split(f"```{lang}\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_use_it_commands_run_in_order(mirror_home, tmp_path):
+    lines = [line.split("  #", 1)[0].strip() for line in block("Use it", "bash").splitlines() if line.strip()]
+    assert len(lines) >= 10
+    outputs = {}
+    for line in lines:
+        for command in line.split(" && "):
+            words = shlex.split(command.replace("../shared", str(SHARED)))
+            assert words[0] == ".venv/bin/cmsref", command
+            r = subprocess.run([sys.executable, "-m", "cmsref.cli", *words[1:]], cwd=tmp_path, capture_output=True,
+                               text=True)
+            assert r.returncode == 0, (command, r.stderr[-1500:])
+            outputs[command] = r.stdout
+    national = outputs[".venv/bin/cmsref payment 37252 --date 2024-06-01"]
+    assert re.search(r"facility\s+all\s+33\.2875\s+86\.21", national) and "927.06" in national
+    assert (tmp_path / "r.html").exists() and (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_the_readme_sql_gives_the_figures_it_shows(mirror_db):
+    sql = block("Use it", "sql")
+    first = sql.split(";", 1)[0]
+    con = duckdb.connect(str(mirror_db), read_only=True)
+    try:
+        rows = dict(con.execute(first.split("\n", 1)[1]).fetchall())
+        assert {k: str(v) for k, v in rows.items()} == {"facility": "86.21", "non_facility": "927.06"}
+        assert "--> facility 86.21, non_facility 927.06" in sql
+        for statement in [s for s in sql.split(";")[1:] if s.strip()]:
+            assert con.execute("\n".join(l for l in statement.splitlines() if not l.startswith("--"))).fetchall()
+    finally:
+        con.close()
