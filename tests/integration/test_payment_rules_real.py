@@ -84,3 +84,7 @@ def test_two_gpci_releases_in_one_year_each_price_their_own_dates(home, tmp_path
     assert [(s, g) for s, g, _ in may] == [("facility", Decimal("1.042")), ("non_facility", Decimal("1.042"))]
     assert [(s, g) for s, g, _ in august] == [("facility", Decimal("1.500")), ("non_facility", Decimal("1.500"))]
     assert may[0][2] == Decimal("87.96")
+    # every RVU row is paired only with GPCI rows whose window overlaps its own: no inverted windows, one row each
+    assert query(db, "SELECT count(*) FROM pfs_payment WHERE effective_from >= effective_to") == [(0,)]
+    assert query(db, "SELECT count(*) FROM (SELECT release_id, hcpcs, modifier, mac, locality, setting, cf_variant, "
+                     "effective_from FROM pfs_payment GROUP BY ALL HAVING count(*) > 1)") == [(0,)]
