@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from cmsref import config
 from cmsref.errors import CatalogError
@@ -23,6 +24,7 @@ from extract.catalog import DatasetSpec, ReleaseSpec, datasets as all_datasets, 
 from extract.fetch import SourceFile, fetch_release, local_source, releases_in_mirror
 from transform import aoc, asc, mue, opps, pfs, vendor
 from transform.tables import ReleaseTables
+from warehouse.schema import TABLES
 from warehouse.publish import (BuiltRelease, PublishResult, build_lock, connect, publish,
                                published_unchanged)
 
@@ -129,14 +131,14 @@ def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) 
 
 def validate(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], tables: ReleaseTables,
              previous: dict[str, int] | None, previous_period: str | None, report_root: Path,
-             previous_localities: tuple | None = None) -> BuiltRelease:
+             previous_data: dict | None = None) -> BuiltRelease:
     """Run every table's suite, keep the JSON + HTML report, and stop (ValidationError) on any failure."""
     from expectations.report import write_reports  # Great Expectations takes ~3 s to import: only when validating
     from expectations.suites import validate_tables
 
     results = validate_tables(tables.tables, dataset=spec.name, period=release.period,
                               effective_from=release.effective_from, previous_rows=previous,
-                              previous_period=previous_period, previous_localities=previous_localities)
+                              previous_period=previous_period, previous_data=previous_data)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = report_root / f"{spec.name}-{release.period}-{stamp}"
     json_path, html_path = write_reports(results, out, f"cmsref validation: {spec.name} {release.period}",
@@ -207,6 +209,37 @@ def previous_localities(db: Path, built: list[BuiltRelease], spec: DatasetSpec, 
     return keys, period, why
 
 
+def previous_work_rvus(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec
+                       ) -> tuple[pl.DataFrame | None, str | None]:
+    """(hcpcs, modifier, work_rvu of the newest earlier PFS release, its period): work RVUs change for under 1 % of
+    codes from one year to the next, so a file whose columns were swapped or shifted shows up against them."""
+    if spec.name != "pfs":
+        return None, None
+    candidates = [(b.effective_from, b.period, b.tables["pfs_rvu"].select("hcpcs", "modifier", "work_rvu"))
+                  for b in built if "pfs_rvu" in b.tables and b.effective_from < release.effective_from]
+    if db.exists():
+        con = connect(db, read_only=True)
+        try:
+            row = con.execute("SELECT release_id, period, effective_from FROM releases WHERE in_latest AND dataset = ? "
+                              "AND effective_from < ? ORDER BY effective_from DESC LIMIT 1",
+                              [spec.name, release.effective_from]).fetchone()
+            if row:
+                frame = pl.DataFrame(
+                    con.execute("SELECT hcpcs, modifier, work_rvu FROM store.pfs_rvu WHERE release_id = ?",
+                                [row[0]]).fetchall(),
+                    schema={"hcpcs": pl.String, "modifier": pl.String,
+                            "work_rvu": TABLES["pfs_rvu"].column("work_rvu").polars_type}, orient="row")
+                candidates.append((row[2], row[1], frame))
+        except duckdb.CatalogException as exc:
+            log.warning("%s: no previous work RVUs to compare with (%s)", release.label, exc)
+        finally:
+            con.close()
+    if not candidates:
+        return None, None
+    _, period, frame = max(candidates, key=lambda c: c[0])
+    return frame, period
+
+
 def targets(datasets: list[str] | None, periods: list[str] | None, mirror: Path | None
             ) -> list[tuple[DatasetSpec, ReleaseSpec]]:
     """The releases a build covers, oldest first (see default_datasets and select_releases)."""
@@ -259,7 +292,8 @@ def _run(datasets, periods, mirror, db, steps) -> PublishResult:
                                 f"lists them under mirror_lacks)")
         prev, prev_period = previous_rows(db, built, spec, release)
         built.append(steps.validate(spec, release, files, tables, prev, prev_period, config.reports_dir(),
-                                    previous_localities(db, built, spec, release)))
+                                    {"localities": previous_localities(db, built, spec, release),
+                                     "work_rvu": previous_work_rvus(db, built, spec, release)}))
     return steps.publish(db, built, unchanged)
 
 

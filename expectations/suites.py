@@ -38,7 +38,7 @@ LINEAGE_COLUMNS = tuple(c.name for c in LINEAGE)  # source_sha256, source_row: n
 
 def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: str, effective_from: date,
                     previous_rows: dict[str, int] | None = None, previous_period: str | None = None,
-                    previous_localities: tuple | None = None) -> list[SuiteResult]:
+                    previous_data: dict | None = None) -> list[SuiteResult]:
     """Validate every table; return all results (the caller decides to stop on failures)."""
     results = []
     definitions = {}
@@ -65,6 +65,6 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
                                definitions)
             checks, warnings = SUITES[name](part, ctx)
             results.append(run_suite(part, label, checks, release=f"{dataset}:{period}", warnings=warnings))
-    for label, frame, checks in consistency.release_checks(tables, previous_localities):
+    for label, frame, checks in consistency.release_checks(tables, previous_data):
         results.append(run_suite(frame, label, checks, release=f"{dataset}:{period}"))
     return results

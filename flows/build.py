@@ -68,9 +68,8 @@ def transform_task(spec, release, files):
 
 
 @task(name="validate", cache_policy=NO_CACHE)
-def validate_task(spec, release, files, tables, previous, previous_period, report_root, previous_localities=None):
-    return pipeline.validate(spec, release, files, tables, previous, previous_period, report_root,
-                             previous_localities)
+def validate_task(spec, release, files, tables, previous, previous_period, report_root, previous_data=None):
+    return pipeline.validate(spec, release, files, tables, previous, previous_period, report_root, previous_data)
 
 
 @task(name="publish", cache_policy=NO_CACHE)

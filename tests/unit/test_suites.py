@@ -154,8 +154,24 @@ def test_a_changed_locality_set_needs_a_catalogued_reason():
 
     frames = {"pfs_gpci": gpci_frame(n=5)}
     keys = set(frames["pfs_gpci"].select("mac", "locality").iter_rows())
-    assert consistency.release_checks(frames, (keys, "2024B", None))[0][1]["problem"].to_list() == [None]
+    def previous(keys, why=None):
+        return {"localities": (keys, "2024B", why)}
+    assert consistency.release_checks(frames, previous(keys))[0][1]["problem"].to_list() == [None]
     fewer = keys - {("10004", "00")}
-    (_, frame, _), = consistency.release_checks(frames, (fewer, "2024B", None))
+    (_, frame, _), = consistency.release_checks(frames, previous(fewer))
     assert frame["problem"].to_list() == ["10004:00 added since 2024B"]
-    assert consistency.release_checks(frames, (fewer, "2024B", "CY2023 California locality update")) == []
+    assert consistency.release_checks(frames, previous(fewer, "CY2023 California locality update")) == []
+
+
+def test_work_rvus_that_changed_for_most_codes_since_the_previous_release_fail():
+    before = rvu_frame().select("hcpcs", "modifier", "work_rvu")
+    same = validate_tables({"pfs_rvu": rvu_frame()}, dataset="pfs", period="2024C", effective_from=date(2024, 7, 1),
+                           previous_data={"work_rvu": (before, "2024B")})
+    assert [r.success for r in same if r.table == "pfs_rvu work RVUs vs 2024B"] == [True]
+    shifted = rvu_frame().with_columns(pl.col("mp_rvu").alias("work_rvu"))  # MP read into the work column
+    results = validate_tables({"pfs_rvu": shifted}, dataset="pfs", period="2024C", effective_from=date(2024, 7, 1),
+                              previous_data={"work_rvu": (before, "2024B")})
+    (churn,) = [r for r in results if r.table == "pfs_rvu work RVUs vs 2024B"]
+    assert not churn.success
+    with pytest.raises(ValidationError, match="share_changed"):
+        churn.raise_for_failures()
