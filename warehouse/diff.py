@@ -71,7 +71,7 @@ def diff(con: duckdb.DuckDBPyConnection, a: str, b: str, dataset: str | None = N
         return out
     if a in versions or b in versions:
         raise CmsrefError(f"compare two data versions or two periods, not one of each ({a}, {b})")
-    (ds_a, ra, on_a), (ds_b, rb, on_b) = _period(con, a), _period(con, b)
+    (ds_a, _, on_a), (ds_b, _, on_b) = _period(con, a), _period(con, b)
     if ds_a != ds_b:
         raise CmsrefError(f"{a} is a {ds_a} period and {b} a {ds_b} period: compare periods of one dataset")
     out = []
