@@ -67,3 +67,19 @@ def test_unexpected_errors_are_one_line_and_show_a_traceback_with_v(tmp_path):
     one_line(r)
     r = cmsref("-v", "verify", str(tmp_path / "no such export"))
     assert r.returncode != 0
+
+
+def test_paths_with_quotes_spaces_and_non_ascii_everywhere(mirror_db, tmp_path):
+    import shutil
+
+    home = tmp_path / "O'Brien's café data"
+    home.mkdir()
+    shutil.copyfile(mirror_db, home / "cmsref.duckdb")
+    out = tmp_path / "exports for O'Brien" / "snapshot ünïcode"
+    env = {"CMSREF_HOME": str(home)}
+    r = cmsref("export", "--version", "latest", "--to", str(out), env=env)
+    assert r.returncode == 0, r.stderr
+    r = cmsref("verify", str(out), env=env)
+    assert r.returncode == 0 and "every file matches manifest.json" in r.stdout, r.stderr
+    r = cmsref("query", "--output", str(out / "it's.csv"), "--format", "csv", "SELECT 1 AS one", env=env)
+    assert r.returncode == 0 and (out / "it's.csv").read_text().splitlines() == ["one", "1"]
