@@ -366,18 +366,23 @@ def _print_sql(args, sql: str, params=None) -> int:
                     for r in rows]
     finally:
         con.close()
-    output = getattr(args, "output", None)
-    if output:
-        import contextlib
+    return _deliver(cols, rows, args)
 
-        try:
-            with open(output, "w", encoding="utf-8", newline="") as fh, contextlib.redirect_stdout(fh):
-                _emit(cols, rows, args.format)
-        except OSError as exc:
-            raise CmsrefError(f"cannot write {output}: {exc.strerror}") from None
-        print(f"{len(rows)} row(s) written to {output}", file=sys.stderr)
+
+def _deliver(cols, rows, args) -> int:
+    """The result on the terminal, or with --output in a file (the only way a query result reaches a file)."""
+    output = getattr(args, "output", None)
+    if not output:
+        _emit(cols, rows, args.format)
         return 0
-    _emit(cols, rows, args.format)
+    import contextlib
+
+    try:
+        with open(output, "w", encoding="utf-8", newline="") as fh, contextlib.redirect_stdout(fh):
+            _emit(cols, rows, args.format)
+    except OSError as exc:
+        raise CmsrefError(f"cannot write {output}: {exc.strerror}") from None
+    print(f"{len(rows)} row(s) written to {output}", file=sys.stderr)
     return 0
 
 
@@ -459,19 +464,7 @@ def _payment(args) -> int:
             raise NoDataError(_no_payment(con, args))
     finally:
         con.close()
-    output = getattr(args, "output", None)
-    if output:
-        import contextlib
-
-        try:
-            with open(output, "w", encoding="utf-8", newline="") as fh, contextlib.redirect_stdout(fh):
-                _emit(cols, rows, args.format)
-        except OSError as exc:
-            raise CmsrefError(f"cannot write {output}: {exc.strerror}") from None
-        print(f"{len(rows)} row(s) written to {output}", file=sys.stderr)
-        return 0
-    _emit(cols, rows, args.format)
-    return 0
+    return _deliver(cols, rows, args)
 
 
 def _no_payment(con, args) -> str:

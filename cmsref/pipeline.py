@@ -178,35 +178,46 @@ def previous_rows(db: Path, built: list[BuiltRelease], spec: DatasetSpec, releas
     return counts, period
 
 
+def _previous_table(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec, table: str,
+                    columns: list[str]) -> tuple[pl.DataFrame | None, str | None, date | None]:
+    """(columns of `table` in the newest earlier release of the dataset that has the table, from this build or the
+    latest data version; its period; its effective_from), or (None, None, None)."""
+    candidates = [(b.effective_from, b.period, b.tables[table].select(columns)) for b in built
+                  if b.dataset == spec.name and table in b.tables and b.effective_from < release.effective_from]
+    if db.exists():
+        con = connect(db, read_only=True)
+        try:
+            row = con.execute(
+                f"SELECT r.release_id, r.period, r.effective_from FROM releases r WHERE r.in_latest AND r.dataset = ? "
+                f"AND r.effective_from < ? AND EXISTS (SELECT 1 FROM store.{table} t WHERE t.release_id = r.release_id) "
+                f"ORDER BY r.effective_from DESC LIMIT 1", [spec.name, release.effective_from]).fetchone()
+            if row:
+                rows = con.execute(f"SELECT {', '.join(columns)} FROM store.{table} WHERE release_id = ?",
+                                   [row[0]]).fetchall()
+                schema = {c: TABLES[table].column(c).polars_type for c in columns}
+                candidates.append((row[2], row[1], pl.DataFrame(rows, schema=schema, orient="row")))
+        except duckdb.CatalogException as exc:
+            log.warning("%s: no previous %s to compare with (%s)", release.label, table, exc)
+        finally:
+            con.close()
+    if not candidates:
+        return None, None, None
+    since, period, frame = max(candidates, key=lambda c: c[0])
+    return frame, period, since
+
+
 def previous_localities(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec
                         ) -> tuple[set | None, str | None, str | None]:
     """(MAC x locality keys of the newest earlier release with a GPCI table, its period, and why they may differ:
     the `locality_change` of a catalogued release after it, up to this one). (None, None, None) when there is none."""
     if spec.name != "pfs":
         return None, None, None
-    candidates = [(b.effective_from, b.period, set(b.tables["pfs_gpci"].select("mac", "locality").iter_rows()))
-                  for b in built if "pfs_gpci" in b.tables and b.effective_from < release.effective_from]
-    if db.exists():
-        con = connect(db, read_only=True)
-        try:
-            row = con.execute(
-                "SELECT r.release_id, r.period, r.effective_from FROM releases r WHERE r.in_latest AND r.dataset = ? "
-                "AND r.effective_from < ? AND EXISTS (SELECT 1 FROM store.pfs_gpci g WHERE g.release_id = r.release_id) "
-                "ORDER BY r.effective_from DESC LIMIT 1", [spec.name, release.effective_from]).fetchone()
-            if row:
-                keys = set(con.execute("SELECT mac, locality FROM store.pfs_gpci WHERE release_id = ?",
-                                       [row[0]]).fetchall())
-                candidates.append((row[2], row[1], keys))
-        except duckdb.CatalogException as exc:
-            log.warning("%s: no previous localities to compare with (%s)", release.label, exc)
-        finally:
-            con.close()
-    if not candidates:
+    frame, period, since = _previous_table(db, built, spec, release, "pfs_gpci", ["mac", "locality"])
+    if frame is None:
         return None, None, None
-    since, period, keys = max(candidates, key=lambda c: c[0])
     why = next((r.locality_change for r in spec.releases
                 if since < r.effective_from <= release.effective_from and r.locality_change), None)
-    return keys, period, why
+    return set(frame.iter_rows()), period, why
 
 
 def previous_work_rvus(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec
@@ -215,28 +226,7 @@ def previous_work_rvus(db: Path, built: list[BuiltRelease], spec: DatasetSpec, r
     codes from one year to the next, so a file whose columns were swapped or shifted shows up against them."""
     if spec.name != "pfs":
         return None, None
-    candidates = [(b.effective_from, b.period, b.tables["pfs_rvu"].select("hcpcs", "modifier", "work_rvu"))
-                  for b in built if "pfs_rvu" in b.tables and b.effective_from < release.effective_from]
-    if db.exists():
-        con = connect(db, read_only=True)
-        try:
-            row = con.execute("SELECT release_id, period, effective_from FROM releases WHERE in_latest AND dataset = ? "
-                              "AND effective_from < ? ORDER BY effective_from DESC LIMIT 1",
-                              [spec.name, release.effective_from]).fetchone()
-            if row:
-                frame = pl.DataFrame(
-                    con.execute("SELECT hcpcs, modifier, work_rvu FROM store.pfs_rvu WHERE release_id = ?",
-                                [row[0]]).fetchall(),
-                    schema={"hcpcs": pl.String, "modifier": pl.String,
-                            "work_rvu": TABLES["pfs_rvu"].column("work_rvu").polars_type}, orient="row")
-                candidates.append((row[2], row[1], frame))
-        except duckdb.CatalogException as exc:
-            log.warning("%s: no previous work RVUs to compare with (%s)", release.label, exc)
-        finally:
-            con.close()
-    if not candidates:
-        return None, None
-    _, period, frame = max(candidates, key=lambda c: c[0])
+    frame, period, _ = _previous_table(db, built, spec, release, "pfs_rvu", ["hcpcs", "modifier", "work_rvu"])
     return frame, period
 
 
