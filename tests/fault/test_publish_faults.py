@@ -146,6 +146,24 @@ def test_build_killed_in_the_middle_of_a_publish(served, cli, tmp_path, where):
     assert_one_new_version(world, "pfs/2025B/r1")
 
 
+def test_ctrl_c_in_the_middle_of_a_publish(served, tmp_path):
+    """SIGINT (Ctrl-C) while the new version waits to be swapped in: one line, exit 130, the warehouse as before,
+    and the unfinished copy removed."""
+    world = served
+    marker = tmp_path / "swap-reached"
+    proc = start_build(world, tmp_path, "interrupted", FAULT_SLOW_REPLACE=600, FAULT_MARKER=marker)
+    try:
+        wait_for(lambda: marker.exists() and publishing_copies(world))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    err = (tmp_path / "interrupted.err").read_text()
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "cmsref: interrupted; the warehouse is unchanged" and "Traceback" not in err
+    assert snapshot(world.db) == world.before and versions(world.db) == world.baseline.versions
+    assert publishing_copies(world) == []
+
+
 # ------------------------------------------------------------------------------------------- two builds at once
 def test_two_builds_at_once(served, tmp_path):
     world = served
