@@ -180,6 +180,15 @@ def _parser() -> argparse.ArgumentParser:
     vi.add_argument("--db", metavar="PATH")
     vi.set_defaults(func=_vendor_import)
 
+    sv = sub.add_parser("serve", help="answer data versions over HTTP (JSON, read-only) and show code pages",
+                        description="Serve the warehouse read-only over HTTP: /api/versions, /api/{version}/payment, "
+                                    "/api/{version}/codes/{hcpcs}, POST /api/{version}/lines; OpenAPI at /docs.")
+    sv.add_argument("--db", metavar="PATH", help="warehouse file (default: $CMSREF_DB)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only; "
+                                                        "any other address must be given explicitly)")
+    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.set_defaults(func=_serve)
+
     pay = sub.add_parser("payment", help="PFS payment amounts for a code on a date of service")
     pay.add_argument("hcpcs", type=_hcpcs, help="HCPCS / CPT code, 5 letters or digits (37252)")
     pay.add_argument("--date", required=True, metavar="YYYY-MM-DD", type=_date, help="date of service")
@@ -444,65 +453,29 @@ def _cell(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
+def _serve(args) -> int:
+    from cmsref.serve import run
+
+    db = config.db_path(args.db)
+    if not db.exists():
+        raise CmsrefError(f"no warehouse at {db}: run `cmsref build` first")
+    print(f"cmsref: serving {db} on http://{args.host}:{args.port} (API under /api, OpenAPI at /docs)",
+          file=sys.stderr)
+    run(db, args.host, args.port)
+    return 0
+
+
 def _payment(args) -> int:
-    where = ["hcpcs = ?", "modifier = ?"]
-    params = [args.date, args.hcpcs, args.modifier]
-    if args.locality:
-        where += ["mac = ?", "locality = ?"]
-        params += list(args.locality)
-    else:
-        where.append("is_national")
-    sql = (f"SELECT period, hcpcs, modifier, status_code, coalesce(mac || ':' || locality, 'national') AS locality, "
-           f"locality_name, setting, cf_variant, conversion_factor, amount, effective_from, effective_to "
-           f"FROM pfs_payment_on(CAST(? AS DATE)) WHERE {' AND '.join(where)} ORDER BY setting, cf_variant")
+    from warehouse.lookup import explain_no_payment, payment_rows
+
     con = _open(args)
     try:
-        rel = con.execute(sql, params)
-        cols = [d[0] for d in rel.description]
-        rows = rel.fetchall()
+        cols, rows = payment_rows(con, args.hcpcs, args.date, args.modifier, args.locality)
         if not rows:
-            raise NoDataError(_no_payment(con, args))
+            raise NoDataError(explain_no_payment(con, args.hcpcs, args.date, args.modifier, args.locality))
     finally:
         con.close()
     return _deliver(cols, rows, args)
-
-
-def _no_payment(con, args) -> str:
-    """Why there is no amount: which of date window, code, modifier, locality or GPCI is missing, and what exists."""
-    what = f"{args.hcpcs}{' ' + args.modifier if args.modifier else ''} on {args.date}"
-    release = con.execute("SELECT DISTINCT period, release_id FROM pfs_rvu_on(CAST(? AS DATE))", [args.date]).fetchall()
-    if not release:
-        year = args.date[:4]
-        loaded = con.execute("SELECT period, min(effective_from), max(effective_to) FROM pfs_rvu GROUP BY period "
-                             "ORDER BY 2").fetchall()
-        same_year = [f"{p} {f}..{t}" for p, f, t in loaded if str(f).startswith(year)]
-        return (f"no PFS payment for {what}: no loaded PFS release covers that date of service. Loaded windows "
-                f"of {year} (end exclusive): {'; '.join(same_year) or 'none'}; all loaded: "
-                f"{'; '.join(f'{p} {f}..{t}' for p, f, t in loaded) or 'none'}")
-    period = release[0][0]
-    mods = [m for (m,) in con.execute("SELECT DISTINCT modifier FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? "
-                                      "ORDER BY 1", [args.date, args.hcpcs]).fetchall()]
-    if not mods:
-        return f"no PFS payment for {what}: {args.hcpcs} is not in the PFS release in effect ({period})"
-    if args.modifier not in mods:
-        shown = ", ".join(repr(m) if m else "none" for m in mods)
-        return f"no PFS payment for {what}: {args.hcpcs} has no modifier {args.modifier or 'none'!r} in {period} " \
-               f"(it has: {shown})"
-    if args.locality:
-        mac, loc = args.locality
-        gpci = con.execute("SELECT DISTINCT period FROM pfs_gpci_on(CAST(? AS DATE))", [args.date]).fetchall()
-        if not gpci:
-            return (f"no PFS payment for {what} in {mac}:{loc}: no GPCI file covers that date (the {period} release "
-                    f"has none loaded); national amounts exist without --locality")
-        locs = [r[0] for r in con.execute("SELECT locality || ' ' || locality_name FROM pfs_gpci_on(CAST(? AS DATE)) "
-                                          "WHERE mac = ? ORDER BY 1", [args.date, mac]).fetchall()]
-        if not locs:
-            macs = [m for (m,) in con.execute("SELECT DISTINCT mac FROM pfs_gpci_on(CAST(? AS DATE)) ORDER BY 1",
-                                              [args.date]).fetchall()]
-            return f"no PFS payment for {what}: no MAC {mac} in the GPCI file of {gpci[0][0]} (MACs: {', '.join(macs)})"
-        return (f"no PFS payment for {what}: MAC {mac} has no locality {loc} in {gpci[0][0]} (its localities: "
-                f"{'; '.join(locs)})")
-    return f"no PFS payment for {what}: no national amount in {period}"
 
 
 if __name__ == "__main__":

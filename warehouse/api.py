@@ -66,6 +66,8 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     """A reading connection may not touch anything but its warehouse: no ATTACH, no COPY, no reading or writing other
     files, no extensions; and the settings cannot be changed back (DuckDB's enable_external_access and
     lock_configuration). The warehouse itself is open read-only."""
+    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        return  # these settings belong to the database instance: another connection of this process locked it already
     for setting in ("autoinstall_known_extensions", "autoload_known_extensions", "allow_community_extensions",
                     "enable_external_access"):
         con.execute(f"SET {setting} = false")

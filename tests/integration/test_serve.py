@@ -1,0 +1,162 @@
+"""`cmsref serve` as a tool in another language meets it: a real server process on a free loopback port, every
+endpoint over HTTP, figures checked against known values (CMS's PFREV25C for 76145 in 01182:18)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def start(db):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "cmsref.cli", "serve", "--db", str(db), "--port", str(port)],
+                            stderr=subprocess.PIPE, text=True, env={**os.environ})
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/api/versions", timeout=2).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stderr.read())
+            time.sleep(0.3)
+    return proc, base
+
+
+@pytest.fixture(scope="module")
+def server(mirror_db):
+    proc, base = start(mirror_db)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def get(url, data=None):
+    req = urllib.request.Request(url, data=json.dumps(data).encode() if data is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        r = urllib.request.urlopen(req, timeout=60)
+    except urllib.error.HTTPError as e:
+        r = e
+    with r:
+        raw = r.read()
+        status = r.status if hasattr(r, "status") else r.code
+        try:
+            return status, {k.lower(): v for k, v in r.headers.items()}, json.loads(raw)
+        except ValueError:
+            raise AssertionError(f"{url}: HTTP {status}, not JSON: {raw[:500]!r}") from None
+
+
+def test_versions(server):
+    status, _, body = get(f"{server}/api/versions")
+    assert status == 200
+    (v,) = body["versions"]
+    assert v["data_version"] == "2026.2" and len(v["manifest_sha256"]) == 64 and "pfs/2024B/r1" in v["releases"]
+
+
+def test_national_payment_with_version_headers(server):
+    status, headers, body = get(f"{server}/api/latest/payment?hcpcs=37252&date=2024-06-01")
+    assert status == 200 and headers["x-cmsref-version"] == "2026.2" and headers["cache-control"] == "no-cache"
+    assert {a["setting"]: a["amount"] for a in body["amounts"]} == {"facility": "86.21", "non_facility": "927.06"}
+    assert body["manifest_sha256"] == headers["x-cmsref-manifest-sha256"] == headers["etag"].strip('"')
+    assert all(len(s["rvu_source_sha256"]) == 64 and s["rvu_source_row"] > 0 for s in body["sources"])
+    _, pinned, _ = get(f"{server}/api/2026.2/payment?hcpcs=37252&date=2024-06-01")
+    assert "immutable" in pinned["cache-control"]
+
+
+def test_locality_payment_equals_cms_pfrev25c(server):
+    status, _, body = get(f"{server}/api/2026.2/payment?hcpcs=76145&date=2025-11-01&locality=01182:18")
+    assert status == 200
+    assert {a["setting"]: a["amount"] for a in body["amounts"]} == {"facility": "1132.57", "non_facility": "1132.57"}
+    assert body["amounts"][0]["locality_name"].startswith("LOS ANGELES")
+
+
+def test_everything_about_a_code(server):
+    status, _, body = get(f"{server}/api/latest/codes/37252?date=2024-06-01")
+    assert status == 200
+    assert body["pfs"][0]["work_rvu"] == "1.80" and body["pfs"][0]["status_code"] == "A"
+    assert {s["setting"]: s["indicator"] for s in body["settings"]}["asc_pi"] == "N1"
+    assert body["asc"][0]["payment_indicator"] == "N1"
+    _, _, body = get(f"{server}/api/latest/codes/37253?date=2026-05-01")
+    assert {m["service_type"]: (m["mue_value"], m["mai"]) for m in body["mue"]} == {"practitioner": (5, 3)}
+    # 37252 stopped being a primary of 37253 after 2019 (AOC file); 37220 ended with 2025; 0075T still counts
+    primaries = {p["primary_code"] for p in body["addon_primaries"]}
+    assert "0075T" in primaries and "37252" not in primaries and "37220" not in primaries
+
+
+def test_claim_lines_in_one_request(server):
+    lines = [{"hcpcs": "37252", "units": 1, "date_of_service": "2024-06-01", "setting": "facility"},
+             {"hcpcs": "37253", "units": 6, "date_of_service": "2026-05-01"},
+             {"hcpcs": "0075T", "units": 1, "date_of_service": "2026-05-01"}]
+    status, _, body = get(f"{server}/api/latest/lines", {"lines": lines})
+    assert status == 200
+    first, second, _ = body["lines"]
+    assert (first["pfs_amount"], first["pfs_period"]) == ("86.21", "2024B")
+    assert (second["mue_value"], second["mue_status"]) == (5, "exceeds")
+    assert second["addon_status"] == "allowed primary on claim"  # 0075T is on the claim
+    _, _, alone = get(f"{server}/api/latest/lines", {"lines": [lines[1]]})
+    assert alone["lines"][0]["addon_status"] == "no allowed primary on claim"
+    many = [{"hcpcs": "37252", "units": 1, "date_of_service": "2024-06-01"}] * 10_000
+    started = time.monotonic()
+    status, _, body = get(f"{server}/api/latest/lines", {"lines": many})
+    assert status == 200 and len(body["lines"]) == 10_000 and body["lines"][-1]["pfs_amount"] == "927.06"
+    assert time.monotonic() - started < 60  # correctness bound only; speed targets live in tests/benchmarks
+
+
+@pytest.mark.parametrize("path, status, parameter", [
+    ("/api/latest/payment?hcpcs=3725&date=2024-06-01", 400, "hcpcs"),
+    ("/api/latest/payment?hcpcs=37252&date=2024-13-45", 400, "date"),
+    ("/api/latest/payment?hcpcs=37252&date=2024-06-01&locality=01182", 400, "locality"),
+    ("/api/latest/payment?hcpcs=37252&date=2024-06-01&modifier=TCX", 400, "modifier"),
+    ("/api/latest/codes/37252?date=June", 400, "date"),
+])
+def test_bad_input_is_a_400_naming_the_parameter(server, path, status, parameter):
+    got, _, body = get(server + path)
+    assert got == status and body["parameter"] == parameter and body["detail"]
+
+
+def test_unknown_version_code_or_locality_is_a_404_that_explains(server):
+    status, _, body = get(f"{server}/api/1999.1/payment?hcpcs=37252&date=2024-06-01")
+    assert status == 404 and "unknown data version '1999.1'" in body["detail"]
+    status, _, body = get(f"{server}/api/latest/payment?hcpcs=37252&date=2024-06-01&locality=01182:99")
+    assert status == 404 and "MAC 01182 has no locality 99 in 2024B" in body["detail"]
+    status, _, body = get(f"{server}/api/latest/codes/ZZZZZ?date=2024-06-01")
+    assert status == 404
+
+
+def test_openapi_schema_lists_the_endpoints(server):
+    status, _, body = get(f"{server}/openapi.json")
+    assert status == 200
+    assert {"/api/versions", "/api/{version}/payment", "/api/{version}/codes/{hcpcs}",
+            "/api/{version}/lines"} <= set(body["paths"])
+
+
+def test_a_publish_while_serving_is_picked_up_for_latest_without_a_restart(mirror_db, tmp_path, monkeypatch):
+    from cmsref import pipeline
+    from tests.conftest import SHARED, home_with_copy
+
+    db = home_with_copy(mirror_db, tmp_path, monkeypatch)
+    proc, base = start(db)
+    try:
+        assert get(f"{base}/api/latest/payment?hcpcs=37252&date=2024-06-01")[1]["x-cmsref-version"] == "2026.2"
+        guide = SHARED / "vendor-guides" / "ivus-2024-coding-reimbursement-guide.pdf"
+        assert pipeline.import_vendor_guide(guide, db=db).data_version == "2026.2.1"  # a new version is published
+        _, headers, body = get(f"{base}/api/latest/payment?hcpcs=37252&date=2024-06-01")
+        assert headers["x-cmsref-version"] == "2026.2.1" and body["amounts"][0]["amount"] == "86.21"
+        assert get(f"{base}/api/2026.2/payment?hcpcs=37252&date=2024-06-01")[1]["x-cmsref-version"] == "2026.2"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
