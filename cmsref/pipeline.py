@@ -242,7 +242,12 @@ def publish_built(db: Path, built: list[BuiltRelease], unchanged: list[str]) -> 
     if not built:
         return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
                                                   f"are unchanged")
-    return publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
+    result = publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
+    reports = sorted({str(Path(b.validation["report_html"]).parent.parent) for b in built
+                      if b.validation.get("report_html")})
+    if result.data_version and reports:  # the run's log and the flow run's result say where the checks are
+        result.message += f"; validation reports in {', '.join(reports)}"
+    return result
 
 
 @dataclass(frozen=True)

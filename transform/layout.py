@@ -290,10 +290,32 @@ def _open_workbook(path: Path):
     if sheets > limit:
         raise ParseError(f"{path.name}: its sheets unpack to {sheets:,} bytes, more than the {limit:,} a source file "
                          f"may have (CMSREF_MAX_FILE_MB)")
+    _refuse_uncalculated_formulas(path)
     try:
         return fastexcel.read_excel(path)
     except Exception as exc:  # fastexcel raises its own error types for every kind of bad workbook
         raise ParseError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
+
+
+UNCALCULATED = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*>(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)(?:<v\s*/>|<v></v>)?</c>')
+
+
+def _refuse_uncalculated_formulas(path: Path) -> None:
+    """A formula saved without its value (a workbook written by a tool that does not calculate) reads as an empty
+    cell: a number would silently become NULL. Such a cell is refused, naming it."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                data = zf.read(info)
+                if b"<f" not in data:
+                    continue
+                m = UNCALCULATED.search(data)
+                if m:
+                    raise ParseError(f"{path.name} cell {m.group(1).decode()} ({info.filename.rsplit('/', 1)[-1]}): a "
+                                     f"formula without a stored value; open and save the workbook in a spreadsheet "
+                                     f"program so it holds the value, or use CMS's csv copy")
 
 
 def _pick_sheet(path: Path, names: list[str], pattern: str) -> int:

@@ -43,3 +43,12 @@ def test_a_quiet_build_prints_only_its_result_and_a_normal_one_shows_progress(ho
     assert quiet.returncode == loud.returncode == 0
     assert quiet.stdout.startswith("published data version 2026.2") and quiet.stderr == ""
     assert "[1/1] building mue:2026Q2" in loud.stderr and "validation report" in loud.stderr
+
+
+def test_the_result_of_a_build_names_the_version_its_releases_and_the_validation_reports(home):
+    from cmsref import config, pipeline
+
+    result = pipeline.build(["mue"], mirror=MIRROR)
+    assert result.message.startswith("published data version 2026.2 (previous: none); new releases: mue/2026Q2/r1")
+    assert f"validation reports in {config.reports_dir()}" in result.message
+    assert list(config.reports_dir().glob("mue-2026Q2-*/validation.html"))

@@ -162,3 +162,23 @@ def test_cp1252_and_utf8_files_still_read():
 
     assert decode_text(Path("a.csv"), "Medicare ® codes".encode("cp1252")) == "Medicare ® codes"
     assert decode_text(Path("b.csv"), "\ufeffMedicare ® codes".encode("utf-8")) == "Medicare ® codes"
+
+
+def test_a_workbook_formula_without_a_stored_value_is_refused(tmp_path):
+    import zipfile
+
+    from tests.builders import OPPS_HEADER, OPPS_ROWS, OPPS_TITLE, write_xlsx
+    from tests.conftest import parse_addendum_b
+
+    path = write_xlsx(tmp_path / "b.xlsx", {"Addendum B": OPPS_TITLE + [OPPS_HEADER] + [list(r[1]) for r in OPPS_ROWS]})
+    assert parse_addendum_b(path, 2025).height == len(OPPS_ROWS)
+    bad = tmp_path / "bad.xlsx"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":  # the 33274 payment rate becomes an uncalculated formula
+                data = data.replace(b"<v>14331.98</v>", b"<f>E6*90</f>", 1)
+                assert b"<f>E6*90</f>" in data
+            zout.writestr(item, data)
+    with pytest.raises(ParseError, match=r"bad.xlsx cell F6 \(sheet1.xml\): a formula without a stored value"):
+        parse_addendum_b(bad, 2025)
