@@ -245,6 +245,66 @@ ORDER BY l.line_no""", [])
             con.execute("DROP TABLE IF EXISTS claim_lines")
         return answer(version, {"lines": result})
 
+    # ------------------------------------------------------------------------------ pages for people
+    from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+    from cmsref import pages
+
+    @app.get("/", response_class=HTMLResponse)
+    def index():
+        con, _, _ = versions.connection("latest")
+        return pages.index_page(con, _rows)
+
+    @app.get("/code")
+    def code_search(hcpcs: str = Query(...), date_of_service: str = Query(..., alias="date"),
+                    locality: str | None = Query(None)):
+        code, day, loc = _hcpcs(hcpcs), _date(date_of_service), _locality(locality)
+        query = f"date={day}" + (f"&locality={loc[0]}:{loc[1]}" if loc else "")
+        return RedirectResponse(f"/code/{code}?{query}", status_code=303)
+
+    @app.get("/code/{hcpcs}", response_class=HTMLResponse)
+    def code_page(hcpcs: str, date_of_service: str = Query(..., alias="date"), locality: str | None = Query(None),
+                  version: str = Query("latest")):
+        code, day, loc = _hcpcs(hcpcs), _date(date_of_service), _locality(locality)
+        con, name, sha = versions.connection(version)
+        return pages.code_page(con, name, sha, code, day, loc, _rows)
+
+    @app.get("/source/{sha256}", response_class=HTMLResponse)
+    def source(sha256: str, row: int | None = Query(None)):
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise BadInput("sha256", f"{sha256!r} is not a SHA-256 (64 hexadecimal digits)")
+        con, _, _ = versions.connection("latest")
+        return pages.source_page(con, sha256, row, _rows)
+
+    @app.get("/notes/{version}", response_class=HTMLResponse)
+    def notes(version: str):
+        from warehouse.diff import release_notes
+
+        con, _, _ = versions.connection("latest")
+        try:
+            return pages.notes_page(release_notes(con, version), version)
+        except CmsrefError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/diff", response_class=HTMLResponse)
+    def diff_versions(a: str = Query(...), b: str = Query(...)):
+        from warehouse.diff import diff
+
+        con, _, _ = versions.connection("latest")
+        try:
+            return pages.diff_page(diff(con, a, b), a, b)
+        except CmsrefError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/reports/{release_id:path}")
+    def report(release_id: str):
+        con, _, _ = versions.connection("latest")
+        found = con.execute("SELECT validation FROM meta.releases WHERE release_id = ?", [release_id]).fetchone()
+        path = pages.report_file(found[0]) if found else None
+        if path is None:
+            raise HTTPException(404, f"no validation report kept for release {release_id!r}")
+        return FileResponse(path, media_type="text/html")
+
     return app
 
 

@@ -160,3 +160,41 @@ def test_a_publish_while_serving_is_picked_up_for_latest_without_a_restart(mirro
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def fetch(url) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_the_code_page_shows_every_setting_with_sources_and_a_chart(server):
+    import re
+
+    status, text = fetch(f"{server}/code/37252?date=2024-06-01&locality=01182:18")
+    assert status == 200 and text.startswith("<!DOCTYPE html>") and '<html lang="en">' in text
+    assert "86.21" in text and "927.06" in text and "87.96" in text  # national and Los Angeles facility
+    assert "Packaged service/item; no separate payment made." in text and "<svg" in text and "<script" not in text
+    assert '<label for="hcpcs">' in text and '<th scope="col">' in text
+    link = re.search(r'href="(/source/[0-9a-f]{64}\?row=\d+)"', text).group(1)
+    status, source = fetch(server + link)
+    assert status == 200 and "PPRRVU" in source and "row" in source.lower()
+    # the search box: a form that lands on the code page of what was typed
+    status, other = fetch(f"{server}/code?hcpcs=37253&date=2026-05-01")
+    assert status == 200 and "<h1>37253 on 2026-05-01</h1>" in other and "0075T" in other
+
+
+def test_the_index_page_lists_versions_notes_reports_and_compares(server):
+    import re
+
+    status, text = fetch(server + "/")
+    assert status == 200 and "2026.2" in text and 'href="/notes/2026.2"' in text
+    report = re.search(r'href="(/reports/[^"]+)"', text).group(1)
+    status, html = fetch(server + report)
+    assert status == 200 and "<html" in html.lower()
+    status, notes = fetch(server + "/notes/2026.2")
+    assert status == 200 and "cmsref data version 2026.2" in notes
+    status, _ = fetch(server + "/diff?a=2026.2&b=2026.2")
+    assert status == 200
