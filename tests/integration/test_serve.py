@@ -198,3 +198,36 @@ def test_the_index_page_lists_versions_notes_reports_and_compares(server):
     assert status == 200 and "cmsref data version 2026.2" in notes
     status, _ = fetch(server + "/diff?a=2026.2&b=2026.2")
     assert status == 200
+
+
+def test_the_code_page_in_a_real_browser(server, tmp_path):
+    """Debian's chromium driven by Playwright (its own browser download cannot work offline): the figures, a source
+    link followed, the search box used, and a screenshot kept under the test's folder."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is missing: .ci/run installs it (apt-get install chromium)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1600})
+            page.goto(f"{server}/code/37252?date=2024-06-01")
+            assert page.locator("h1").inner_text() == "37252 on 2024-06-01"
+            national = page.locator("h2:has-text('National payment') + table").inner_text()
+            assert "86.21" in national and "927.06" in national
+            page.screenshot(path=str(tmp_path / "code-37252.png"), full_page=True)
+            page.locator("a[href^='/source/']").first.click()
+            assert page.locator("h1").inner_text().startswith("Source file ")
+            assert "PPRRVU24_APR.csv" in page.content()
+            page.go_back()
+            page.fill("#hcpcs", "37253")
+            page.fill("#date", "2026-05-01")
+            page.click("button[type=submit]")
+            assert page.locator("h1").inner_text() == "37253 on 2026-05-01"
+            assert (tmp_path / "code-37252.png").stat().st_size > 10_000
+        finally:
+            browser.close()
