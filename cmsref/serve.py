@@ -77,25 +77,59 @@ def _rows(con, sql: str, params: list) -> list[dict]:
 
 
 class Versions:
-    """Read-only connections per worker thread, keyed by the warehouse file's identity and the data version."""
+    """Read-only connections per worker thread, keyed by the warehouse file's identity and the data version.
+
+    A publish renames a new file over the warehouse while threads still read the old one. DuckDB keeps one database
+    per resolved path, so a thread connecting by the warehouse's name could be handed the replaced file. Each file the
+    server reads is therefore opened through a hard link of its own (`<file>.serving-<pid>-<inode>`, removed when
+    the next file appears): a new file is a new path. Where no link can be made (a read-only folder), the warehouse's
+    own name is used."""
 
     def __init__(self, db: Path):
         self.db = Path(db)
         self.local = threading.local()
+        self.lock = threading.Lock()
+        self.current: tuple | None = None  # (identity, path) of the file now at self.db
+        for old in self.db.parent.glob(f"{self.db.name}.serving-{os.getpid()}-*"):
+            old.unlink(missing_ok=True)
+
+    def _path(self, identity) -> Path:
+        with self.lock:
+            if self.current is None or self.current[0] != identity:
+                link = self.db.with_name(f"{self.db.name}.serving-{os.getpid()}-{identity[0]}")
+                try:
+                    link.unlink(missing_ok=True)
+                    os.link(self.db, link)
+                    if link.stat().st_ino != identity[0]:  # swapped again meanwhile: read it on the next request
+                        link.unlink()
+                        return self.db
+                except OSError:
+                    link = self.db
+                old, self.current = self.current, (identity, link)
+                if old and old[1] != self.db:
+                    old[1].unlink(missing_ok=True)  # open connections keep reading the file they opened
+            return self.current[1]
+
+    def close(self) -> None:
+        with self.lock:
+            if self.current and self.current[1] != self.db:
+                self.current[1].unlink(missing_ok=True)
+            self.current = None
 
     def connection(self, version: str):
         try:
             stat = os.stat(self.db)
         except FileNotFoundError:
             raise HTTPException(503, f"no warehouse at {self.db}: run `cmsref build` first") from None
+        identity = (stat.st_ino, stat.st_mtime_ns)
         cache = getattr(self.local, "cache", None)
-        if cache is None or cache[0] != (stat.st_ino, stat.st_mtime_ns):  # a publish swapped in a new file
+        if cache is None or cache[0] != identity:  # a publish swapped in a new file
             for con, _, _ in (cache[1].values() if cache else ()):
                 con.close()
-            cache = self.local.cache = ((stat.st_ino, stat.st_mtime_ns), {})
+            cache = self.local.cache = (identity, {})
         if version not in cache[1]:
             try:
-                con = open_version(self.db, version)
+                con = open_version(self._path(identity), version)
             except UnknownVersionError as exc:
                 raise HTTPException(404, str(exc)) from None
             name = con.execute("SELECT pinned_version()").fetchone()[0]
@@ -106,7 +140,14 @@ class Versions:
 
 
 def create_app(db: Path) -> FastAPI:
-    app = FastAPI(title="cmsref", version="1", description="US Medicare (CMS) reference data by pinned data version: "
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        versions.close()  # the hard link of the file being read goes with the server
+
+    app = FastAPI(lifespan=lifespan, title="cmsref", version="1", description="US Medicare (CMS) reference data by pinned data version: "
                   "PFS payments, OPPS and ASC indicators, MUEs and add-on code edits, with the source of every number.")
     versions = Versions(db)
 

@@ -231,3 +231,48 @@ def test_the_code_page_in_a_real_browser(server, tmp_path):
             assert (tmp_path / "code-37252.png").stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_twenty_clients_while_a_new_version_is_published(mirror_db, tmp_path, monkeypatch):
+    """A bounded load (20 clients, 2,000 requests, loopback only) while a build publishes: no request fails, and
+    every answer is internally consistent with the version it names."""
+    import threading
+
+    from cmsref import pipeline
+    from tests.conftest import SHARED, home_with_copy
+
+    db = home_with_copy(mirror_db, tmp_path, monkeypatch)
+    proc, base = start(db)
+    errors, seen = [], []
+    lock = threading.Lock()
+
+    def client(n):
+        for i in range(100):
+            try:
+                status, headers, body = get(f"{base}/api/latest/payment?hcpcs=37252&date=2024-06-01")
+                ok = (status == 200 and headers["x-cmsref-version"] == body["data_version"]
+                      and headers["x-cmsref-manifest-sha256"] == body["manifest_sha256"]
+                      and {a["setting"]: a["amount"] for a in body["amounts"]} == {"facility": "86.21",
+                                                                                  "non_facility": "927.06"})
+                with lock:
+                    seen.append(body.get("data_version"))
+                    if not ok:
+                        errors.append((n, i, status, body))
+            except Exception as exc:  # noqa: BLE001 - every failure counts, whatever its kind
+                with lock:
+                    errors.append((n, i, repr(exc)))
+    try:
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+        for t in threads:
+            t.start()
+        guide = SHARED / "vendor-guides" / "ivus-2024-coding-reimbursement-guide.pdf"
+        assert pipeline.import_vendor_guide(guide, db=db).data_version == "2026.2.1"
+        for t in threads:
+            t.join(timeout=300)
+        assert errors == [] and len(seen) == 2_000
+        assert set(seen) <= {"2026.2", "2026.2.1"}
+        assert get(f"{base}/api/latest/payment?hcpcs=37252&date=2024-06-01")[2]["data_version"] == "2026.2.1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert not list(db.parent.glob("cmsref.duckdb.serving-*"))  # the server removed its links on the way out
