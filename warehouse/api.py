@@ -77,3 +77,43 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
 def manifest_sha256(con: duckdb.DuckDBPyConnection) -> str:
     version = con.execute("SELECT pinned_version()").fetchone()[0]
     return con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()[0]
+
+
+class Lookup:
+    """Single-code lookups of one pinned data version from a cache in memory: the first lookup of a table loads its
+    rows of that version (with their effective windows) once; every later one is a dictionary read, well under a
+    millisecond. The connection's version never changes, so the cache never goes stale.
+
+        lookup = Lookup(open_version("data/cmsref.duckdb", "2026.2"))
+        lookup.row("pfs_rvu", "37252", date(2024, 6, 1))          # {'work_rvu': Decimal('1.80'), ...}
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.tables: dict[str, dict] = {}
+
+    def _load(self, table: str) -> dict:
+        from warehouse.schema import TABLES
+
+        key = [k for k in TABLES[table].key if k != "hcpcs"]
+        rel = self.con.execute(f"SELECT * FROM {table}")
+        cols = [d[0] for d in rel.description]
+        index: dict = {}
+        for values in rel.fetchall():
+            row = dict(zip(cols, values))
+            index.setdefault((row["hcpcs"], *[row[k] for k in key]), []).append(row)
+        return index
+
+    def row(self, table: str, hcpcs: str, day, *key) -> dict | None:
+        """The row of `table` for a code (and the rest of its key: modifier '' by default for pfs_rvu) in effect on
+        `day`, or None. `day` is a datetime.date."""
+        from warehouse.effective import in_effect
+
+        if table not in self.tables:
+            self.tables[table] = self._load(table)
+        if table == "pfs_rvu" and not key:
+            key = ("",)
+        for row in self.tables[table].get((hcpcs, *key), ()):
+            if in_effect(day, row["effective_from"], row["effective_to"]):
+                return row
+        return None

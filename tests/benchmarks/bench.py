@@ -127,6 +127,66 @@ info = (f"median {statistics.median(times) * 1000:.2f} ms, p95 {times[int(len(ti
         f"over {len(times)} lookups")
 """
 
+CACHED_LOOKUPS = """
+import random, statistics
+from datetime import date
+from warehouse.api import Lookup, open_version
+con = open_version(os.environ["CMSREF_HOME"] + "/cmsref.duckdb", "latest")
+codes = [r[0] for r in con.execute("SELECT DISTINCT hcpcs FROM pfs_rvu WHERE period = '2025D' ORDER BY 1").fetchall()]
+random.seed(7)
+lookup = Lookup(con)
+t1 = time.perf_counter()
+lookup.row("pfs_rvu", codes[0], date(2025, 11, 1))
+load = time.perf_counter() - t1
+times = []
+for _ in range({lookups}):
+    t = time.perf_counter()
+    lookup.row("pfs_rvu", random.choice(codes), date(2025, 11, 1))
+    times.append(time.perf_counter() - t)
+times.sort()
+info = (f"median {statistics.median(times) * 1000:.3f} ms, p95 {times[int(len(times) * .95)] * 1000:.3f} ms over "
+        f"{len(times)} lookups (first one loads the version's pfs_rvu: {load:.2f} s)")
+"""
+
+HTTP = """
+import json, random, socket, statistics, subprocess, threading, urllib.request
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+server = subprocess.Popen([sys.executable, "-m", "cmsref.cli", "serve", "--db", os.environ["CMSREF_HOME"] + "/cmsref.duckdb",
+                           "--port", str(port)], stderr=subprocess.DEVNULL)
+base = f"http://127.0.0.1:{port}"
+for _ in range(200):
+    try:
+        urllib.request.urlopen(base + "/api/versions", timeout=2).close(); break
+    except OSError:
+        time.sleep(0.2)
+codes = ["37252", "37253", "99213", "76145", "93000", "G0008", "36415", "27447"]
+times, errors, lock = [], [], threading.Lock()
+def client(n):
+    rnd = random.Random(n)
+    for _ in range(100):
+        t = time.perf_counter()
+        try:
+            with urllib.request.urlopen(f"{base}/api/2026.2/payment?hcpcs={rnd.choice(codes)}&date=2025-11-01", timeout=30) as r:
+                r.read()
+        except Exception as exc:
+            if getattr(exc, "code", None) != 404:
+                with lock: errors.append(repr(exc))
+        with lock: times.append(time.perf_counter() - t)
+threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+[t.start() for t in threads]; [t.join() for t in threads]
+lines = [{"hcpcs": random.choice(codes), "units": 1, "date_of_service": "2025-11-01"} for _ in range(10_000)]
+t = time.perf_counter()
+req = urllib.request.Request(base + "/api/latest/lines", data=json.dumps({"lines": lines}).encode(),
+                             headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=120).read()
+lines_s = time.perf_counter() - t
+server.terminate(); server.wait()
+times.sort()
+info = (f"20 clients x 100: p50 {statistics.median(times) * 1000:.1f} ms, p95 {times[int(len(times) * .95)] * 1000:.1f} ms, "
+        f"{len(errors)} errors; POST /lines with 10,000 lines {lines_s:.2f} s")
+"""
+
 STEPS = [
     ("(a) parse each file type of the mirror (seconds/rows)", PARSE, ""),
     ("(b) build every mirrored period of every dataset, empty warehouse", BUILD, "<= 5x (floor + validation)"),
@@ -136,6 +196,8 @@ STEPS = [
     ("(d) pfs_payment, every code x locality x setting of RVU25D", PAYMENT, "< 2 s"),
     ("    the same materialised with every lineage column (for reference)", PAYMENT_WIDE, ""),
     ("(e) single-code as-of lookups through the pinned API", LOOKUPS, "median < 5 ms"),
+    ("(f) the same through the per-version cache (warehouse.api.Lookup)", CACHED_LOOKUPS, "p50 < 1 ms"),
+    ("(g) cmsref serve over HTTP, 20 clients; POST /lines", HTTP, "p95 < 20 ms; /lines < 1 s"),
 ]
 
 

@@ -153,3 +153,22 @@ def test_content_hashes_ignore_trailing_decimal_zeros_and_see_any_other_change(t
     con.execute("UPDATE store.opps_addendum_b SET payment_rate = 1.51")
     assert content_sha256(con, "opps_addendum_b", "r") != before
     con.close()
+
+
+def test_the_cached_lookup_answers_like_the_views(tmp_path):
+    from warehouse.api import Lookup, open_version
+
+    db = tmp_path / "w.duckdb"
+    publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    publish(db, [built("2024C", date(2024, 7, 1), "c", work="2.00")])
+    con = open_version(db, "latest")
+    try:
+        lookup = Lookup(con)
+        assert lookup.row("pfs_rvu", "37252", date(2024, 5, 1))["work_rvu"] == Decimal("1.80")
+        assert lookup.row("pfs_rvu", "37252", date(2024, 8, 1))["work_rvu"] == Decimal("2.00")
+        assert lookup.row("pfs_rvu", "37252", date(2023, 8, 1)) is None  # no release covers it
+        assert lookup.row("pfs_rvu", "99999", date(2024, 8, 1)) is None
+        via_view = con.execute("SELECT work_rvu FROM pfs_rvu_on('2024-08-01') WHERE hcpcs = '37252'").fetchall()
+        assert via_view == [(Decimal("2.00"),)]
+    finally:
+        con.close()
