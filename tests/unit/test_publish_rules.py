@@ -172,3 +172,22 @@ def test_the_cached_lookup_answers_like_the_views(tmp_path):
         assert via_view == [(Decimal("2.00"),)]
     finally:
         con.close()
+
+
+def test_the_snapshot_sees_one_changed_value_a_repeated_row_and_a_widened_column(tmp_path):
+    db = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE SCHEMA store; CREATE TABLE store.t (hcpcs VARCHAR, rvu DECIMAL(9,2)); "
+                "INSERT INTO store.t VALUES ('37252', 1.80), ('37253', 1.44)")
+    con.close()
+    before = snapshot(db)
+    for change in ["UPDATE store.t SET rvu = 1.81 WHERE hcpcs = '37252'",
+                   "INSERT INTO store.t VALUES ('37253', 1.44)",
+                   "ALTER TABLE store.t ALTER rvu TYPE DECIMAL(18,2)"]:
+        copy = tmp_path / "c.duckdb"
+        copy.write_bytes(db.read_bytes())
+        con = duckdb.connect(str(copy))
+        con.execute(change)
+        con.close()
+        assert snapshot(copy) != before, change
+    assert snapshot(db) == before
