@@ -22,6 +22,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -122,8 +123,14 @@ def build_lock(db_path: Path):
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
+            holder = ""
+            for _ in range(40):  # the holder writes its record just after it takes the lock: wait for it briefly
+                fh.seek(0)
+                holder = fh.read().strip()
+                if holder:
+                    break
+                time.sleep(0.05)
+            holder = holder or "another process"
             raise PublishError(f"another cmsref build is running on {db_path} ({holder}); try again when it has "
                                f"finished") from None
         fh.seek(0)

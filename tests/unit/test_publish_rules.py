@@ -100,6 +100,27 @@ def test_a_second_writer_is_refused_with_a_clear_message(tmp_path):
         assert publish(db, [built("2024B", date(2024, 4, 1), "b")]).data_version == "2024.2"
 
 
+def test_a_build_refused_in_the_instant_before_the_holder_records_itself_still_names_it(tmp_path):
+    """The holder takes the lock, then writes who it is: a second build arriving in between waits for that record
+    instead of saying 'another process' (seen once in CI as a flaky two-builds test)."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "w.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, time\n"
+                               f"fh = open({str(db) + '.lock'!r}, 'a+')\nfcntl.flock(fh, fcntl.LOCK_EX)\n"
+                               "print('locked', flush=True)\ntime.sleep(0.5)\n"
+                               "fh.write(f'PID {os.getpid()}, started 2026-11-30 02:00:00 UTC')\nfh.flush()\n"
+                               "time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(PublishError, match=rf"\(PID {holder.pid}, started 2026-11-30 02:00:00 UTC\)"):
+            publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_a_warehouse_written_before_a_table_existed_still_opens_pinned(tmp_path):
     """A newer cmsref reading an older warehouse (read-only, so it cannot add tables): the new table is empty."""
     from warehouse.api import open_version
