@@ -56,6 +56,24 @@ def test_a_damaged_warehouse_file(tmp_path):
     assert db.read_bytes() == b"not a database" * 1000
 
 
+def test_a_damaged_block_inside_a_valid_warehouse_is_named_when_a_read_meets_it(mirror_db, tmp_path):
+    """The file opens (its header and catalog are intact) but data blocks are overwritten: DuckDB's block checksum
+    fails only when a query reads them. `verify` reads every row, so it meets the damage: one line naming the
+    file and the way out, and the file is left as it was."""
+    db = tmp_path / "data" / "cmsref.duckdb"
+    db.parent.mkdir()
+    db.write_bytes(mirror_db.read_bytes())
+    size = db.stat().st_size
+    with open(db, "r+b") as fh:
+        for offset in range(size // 4, size * 3 // 4, size // 16):
+            fh.seek(offset - offset % 262_144 + 1_000)  # inside a 256 KiB block, past its checksum
+            fh.write(b"\xaa" * 4_096)
+    damaged = db.read_bytes()
+    r = cmsref("verify", "--version", "latest", env={"CMSREF_HOME": str(tmp_path / "data")})
+    one_line(r, f"{db} is damaged", "Corrupt database file", "restore it from a copy")
+    assert db.read_bytes() == damaged
+
+
 def test_a_truncated_export_manifest(tmp_path):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "manifest.json").write_text('{"data_version": "2026.2", "tables": [')
