@@ -176,3 +176,35 @@ def test_hostile_sizes_end_in_a_clear_error_with_bounded_memory(home, tmp_path, 
     assert code == 1 and re.search(message, out[1]) and out[1].startswith("cmsref: error: ")
     assert peak_kb < 1_500_000, f"peak {peak_kb / 1024:.0f} MB"
     assert not config.db_path().exists()  # nothing was published
+
+
+def test_an_800_mib_member_stored_uncompressed_in_a_zip_ends_in_a_clear_error_with_bounded_memory(home, tmp_path):
+    """Within the zip-bomb limits (stored, ratio 1) but far beyond what a CMS file is: extracted by streaming, then
+    refused by the parse cap, and the process never holds it in memory."""
+    import re
+    import shutil
+    import zipfile
+
+    from tests.conftest import MIRROR
+
+    folder = tmp_path / "mirror" / "pfs_rvu" / "RVU24C"
+    folder.mkdir(parents=True)
+    real = (MIRROR / "pfs_rvu/RVU24C/PPRRVU24_JUL.csv").read_bytes()
+    with zipfile.ZipFile(folder / "RVU24C.zip", "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
+        with z.open("PPRRVU24_JUL.csv", "w", force_zip64=True) as member:
+            member.write(real)
+            block = b"x" * (8 << 20)
+            for _ in range(100):  # 800 MiB
+                member.write(block)
+    try:
+        out = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "cmsref.cli", "build",
+                              "--no-prefect", "--dataset", "pfs", "--period", "2024C", "--mirror",
+                              str(tmp_path / "mirror")], capture_output=True, text=True, check=True).stdout.splitlines()
+    finally:  # 1.6 GB of zip and extracted member: not left behind in pytest's kept temporary folders
+        (folder / "RVU24C.zip").unlink()
+        shutil.rmtree(config.cache_dir(), ignore_errors=True)
+    code, peak_kb = (int(v) for v in out[0].split())
+    assert code == 1 and out[1].startswith("cmsref: error: "), out
+    assert re.search(r"PPRRVU24_JUL.csv: 84\d,\d+,\d+ bytes, more than the 268,435,456", out[1]), out[1]
+    assert peak_kb < 1_500_000, f"peak {peak_kb / 1024:.0f} MB"
+    assert not config.db_path().exists()  # nothing was published
