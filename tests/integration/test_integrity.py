@@ -154,6 +154,15 @@ print(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "")
 """
 
 
+def build_2024c_measuring_peak(mirror) -> tuple[int, int, str]:
+    """`cmsref build` of PFS 2024C from `mirror` in a child process: its exit code, peak RSS (KB) and last line."""
+    out = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "cmsref.cli", "build", "--no-prefect",
+                          "--dataset", "pfs", "--period", "2024C", "--mirror", str(mirror)],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    code, peak_kb = (int(v) for v in out[0].split())
+    return code, peak_kb, out[1]
+
+
 @pytest.mark.parametrize("grow, message", [
     (lambda f: f.write(b"\r\n" * (50 << 20)), r"PPRRVU24_JUL.csv: 52,\d+,\d+ lines, more than the 1,000,000"),
     (lambda f: f.write(b"x" * (300 << 20)), r"PPRRVU24_JUL.csv: 3\d\d,\d+,\d+ bytes, more than the 268,435,456"),
@@ -169,11 +178,8 @@ def test_hostile_sizes_end_in_a_clear_error_with_bounded_memory(home, tmp_path, 
     shutil.copy(MIRROR / "pfs_rvu/RVU24C/PPRRVU24_JUL.csv", folder)
     with open(folder / "PPRRVU24_JUL.csv", "ab") as f:
         grow(f)
-    out = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "cmsref.cli", "build", "--no-prefect",
-                          "--dataset", "pfs", "--period", "2024C", "--mirror", str(tmp_path / "mirror")],
-                         capture_output=True, text=True, check=True).stdout.splitlines()
-    code, peak_kb = (int(v) for v in out[0].split())
-    assert code == 1 and re.search(message, out[1]) and out[1].startswith("cmsref: error: ")
+    code, peak_kb, last = build_2024c_measuring_peak(tmp_path / "mirror")
+    assert code == 1 and re.search(message, last) and last.startswith("cmsref: error: ")
     assert peak_kb < 1_500_000, f"peak {peak_kb / 1024:.0f} MB"
     assert not config.db_path().exists()  # nothing was published
 
@@ -197,14 +203,11 @@ def test_an_800_mib_member_stored_uncompressed_in_a_zip_ends_in_a_clear_error_wi
             for _ in range(100):  # 800 MiB
                 member.write(block)
     try:
-        out = subprocess.run([sys.executable, "-c", PEAK, sys.executable, "-m", "cmsref.cli", "build",
-                              "--no-prefect", "--dataset", "pfs", "--period", "2024C", "--mirror",
-                              str(tmp_path / "mirror")], capture_output=True, text=True, check=True).stdout.splitlines()
+        code, peak_kb, last = build_2024c_measuring_peak(tmp_path / "mirror")
     finally:  # 1.6 GB of zip and extracted member: not left behind in pytest's kept temporary folders
         (folder / "RVU24C.zip").unlink()
         shutil.rmtree(config.cache_dir(), ignore_errors=True)
-    code, peak_kb = (int(v) for v in out[0].split())
-    assert code == 1 and out[1].startswith("cmsref: error: "), out
-    assert re.search(r"PPRRVU24_JUL.csv: 84\d,\d+,\d+ bytes, more than the 268,435,456", out[1]), out[1]
+    assert code == 1 and last.startswith("cmsref: error: "), last
+    assert re.search(r"PPRRVU24_JUL.csv: 84\d,\d+,\d+ bytes, more than the 268,435,456", last), last
     assert peak_kb < 1_500_000, f"peak {peak_kb / 1024:.0f} MB"
     assert not config.db_path().exists()  # nothing was published
