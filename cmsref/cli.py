@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if "Corrupt database file" in str(exc):  # DuckDB found a damaged block only when a query read it
             db = args.dir if getattr(args, "dir", None) else config.db_path(getattr(args, "db", None))
-            print(f"cmsref: error: {db} is damaged ({str(exc).splitlines()[0]}); nothing was changed: restore it "
-                  f"from a copy or an export, or rebuild it into a new file with --db", file=sys.stderr)
+            from warehouse.publish import RECOVER_DAMAGED
+
+            print(f"cmsref: error: {db} is damaged ({str(exc).splitlines()[0]}); nothing was changed: "
+                  f"{RECOVER_DAMAGED}", file=sys.stderr)
             return 1
         first = (str(exc).splitlines() or [""])[0]
         print(f"cmsref: error: unexpected {type(exc).__name__}: {first} (run with -v for the traceback)",

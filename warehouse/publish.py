@@ -106,6 +106,7 @@ class PublishResult:
     message: str
 
 
+RECOVER_DAMAGED = "restore it from a copy or an export, or build into a new file with --db"
 _HELD: set[str] = set()  # warehouses whose build lock this process holds (a build takes it once, before any work)
 
 
@@ -159,8 +160,8 @@ def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
         if held:
             raise PublishError(f"{db_path} is open for writing in another process (PID {held.group(2)}, "
                                f"{held.group(1)}); close it and try again") from None
-        raise PublishError(f"{db_path} is not a readable cmsref warehouse ({exc}); it was left as it is: restore it "
-                           f"from a copy or an export, or build into a new file with --db") from None
+        raise PublishError(f"{db_path} is not a readable cmsref warehouse ({exc}); it was left as it is: "
+                           f"{RECOVER_DAMAGED}") from None
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
