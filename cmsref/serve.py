@@ -106,7 +106,7 @@ class Versions:
                 except OSError:
                     link = self.db
                 old, self.current = self.current, (identity, link)
-                if old and old[1] != self.db:
+                if old and old[1] not in (self.db, link):
                     old[1].unlink(missing_ok=True)  # open connections keep reading the file they opened
             return self.current[1]
 
@@ -159,8 +159,10 @@ def create_app(db: Path) -> FastAPI:
     async def cmsref_error(request: Request, exc: CmsrefError):
         return JSONResponse({"error": str(exc)}, status_code=500)
 
-    def answer(version: str, body, status: int = 200):
-        _, name, sha = versions.connection(version)
+    def answer(served: tuple, version: str, body, status: int = 200):
+        """The JSON answer with the headers of the version it was read from (`served`: the request's connection, its
+        version and manifest; never looked up again, so a publish meanwhile cannot mix two versions)."""
+        _, name, sha = served
         headers = {"X-Cmsref-Version": name, "X-Cmsref-Manifest-Sha256": sha, "ETag": f'"{sha}"',
                    "Cache-Control": "public, max-age=31536000, immutable" if version != "latest" else "no-cache"}
         return JSONResponse(_jsonable({"data_version": name, "manifest_sha256": sha, **body}), status_code=status,
@@ -183,7 +185,8 @@ def create_app(db: Path) -> FastAPI:
                 locality: str | None = Query(None, description="MAC:LOCALITY, e.g. 01182:18 (default: national)"),
                 modifier: str | None = Query(None, description="e.g. 26, TC (default: none)")):
         code, day, mod, loc = _hcpcs(hcpcs), _date(date_of_service), _modifier(modifier), _locality(locality)
-        con, _, _ = versions.connection(version)
+        served = versions.connection(version)
+        con = served[0]
         cols, rows = payment_rows(con, code, day, mod, loc)
         if not rows:
             raise HTTPException(404, explain_no_payment(con, code, day, mod, loc))
@@ -192,14 +195,15 @@ def create_app(db: Path) -> FastAPI:
                              "pfs_payment_on(CAST(? AS DATE)) WHERE hcpcs = ? AND modifier = ? AND "
                              + ("mac = ? AND locality = ?" if loc else "is_national"),
                         [day, code, mod, *(loc or ())])
-        return answer(version, {"hcpcs": code, "date": day, "modifier": mod,
+        return answer(served, version, {"hcpcs": code, "date": day, "modifier": mod,
                                 "locality": f"{loc[0]}:{loc[1]}" if loc else "national",
                                 "amounts": [dict(zip(cols, r)) for r in rows], "sources": sources})
 
     @app.get("/api/{version}/codes/{hcpcs}")
     def code(version: str, hcpcs: str, date_of_service: str = Query(..., alias="date", description="YYYY-MM-DD")):
         code, day = _hcpcs(hcpcs), _date(date_of_service)
-        con, _, _ = versions.connection(version)
+        served = versions.connection(version)
+        con = served[0]
         p = [day, code]
         pfs = _rows(con, "SELECT * FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY modifier", p)
         opps = _rows(con, "SELECT * FROM opps_addendum_b_on(CAST(? AS DATE)) WHERE hcpcs = ?", p)
@@ -221,7 +225,7 @@ def create_app(db: Path) -> FastAPI:
             national = [dict(zip(c, r)) for c, rows in [payment_rows(con, code, day, "", None)] for r in rows]
         if not (pfs or opps or asc or mue or addon or primary_of):
             raise HTTPException(404, f"{code} is in no table in effect on {day} in this data version")
-        return answer(version, {"hcpcs": code, "date": day, "settings": status, "pfs": pfs,
+        return answer(served, version, {"hcpcs": code, "date": day, "settings": status, "pfs": pfs,
                                 "pfs_national_payment": national, "opps": opps, "asc": asc, "mue": mue,
                                 "addon_primaries": addon, "primary_of_addon_codes": primary_of})
 
@@ -253,7 +257,8 @@ def create_app(db: Path) -> FastAPI:
                          _modifier(line.get("modifier"), f"{where}.modifier"), units,
                          _date(line.get("date_of_service"), f"{where}.date_of_service"),
                          loc[0] if loc else None, loc[1] if loc else None, setting, service))
-        con, _, _ = versions.connection(version)
+        served = versions.connection(version)
+        con = served[0]
         import polars as pl
 
         frame = pl.DataFrame(rows, orient="row", schema={
@@ -284,7 +289,7 @@ JOIN addon_check('claim_lines') a USING (line_no)
 ORDER BY l.line_no""", [])
         finally:
             con.execute("DROP TABLE IF EXISTS claim_lines")
-        return answer(version, {"lines": result})
+        return answer(served, version, {"lines": result})
 
     # ------------------------------------------------------------------------------ pages for people
     from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse

@@ -11,6 +11,7 @@ From SQL, without Python: `SELECT * FROM pfs_rvu_version('2025.4')` and `pfs_rvu
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
@@ -62,16 +63,24 @@ def open_version(path: str | Path, version: str = "latest", *, expected_manifest
         raise
 
 
+_LOCKING = threading.Lock()
+
+
 def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     """A reading connection may not touch anything but its warehouse: no ATTACH, no COPY, no reading or writing other
     files, no extensions; and the settings cannot be changed back (DuckDB's enable_external_access and
-    lock_configuration). The warehouse itself is open read-only."""
-    if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
-        return  # these settings belong to the database instance: another connection of this process locked it already
-    for setting in ("autoinstall_known_extensions", "autoload_known_extensions", "allow_community_extensions",
-                    "enable_external_access"):
-        con.execute(f"SET {setting} = false")
-    con.execute("SET lock_configuration = true")
+    lock_configuration). The warehouse itself is open read-only.
+
+    The settings belong to the database instance, which every connection of this process to the same file shares:
+    the first one locks it, and the check and the locking run under one lock so that two threads opening the same
+    file at once do not both try (the second would meet a locked configuration)."""
+    with _LOCKING:
+        if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+            return
+        for setting in ("autoinstall_known_extensions", "autoload_known_extensions", "allow_community_extensions",
+                        "enable_external_access"):
+            con.execute(f"SET {setting} = false")
+        con.execute("SET lock_configuration = true")
 
 
 def manifest_sha256(con: duckdb.DuckDBPyConnection) -> str:

@@ -12,17 +12,23 @@ import time
 import urllib.error
 import urllib.request
 
+from pathlib import Path
+
 import pytest
 
 pytestmark = pytest.mark.integration
 
 
 def start(db):
+    """The server's log goes to a file beside the warehouse (a pipe nobody reads could fill and stall it); `log(proc)`
+    reads it back for a failure's message."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "cmsref.cli", "serve", "--db", str(db), "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True, env={**os.environ})
+    with open(Path(db).parent / f"serve-{port}.log", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "cmsref.cli", "serve", "--db", str(db), "--port", str(port)],
+                                stderr=err, stdout=err, text=True, env={**os.environ})
+    proc.log = Path(err.name)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -31,7 +37,7 @@ def start(db):
             break
         except OSError:
             if proc.poll() is not None:
-                raise AssertionError(proc.stderr.read())
+                raise AssertionError(log(proc))
             time.sleep(0.3)
     return proc, base
 
@@ -42,6 +48,10 @@ def server(mirror_db):
     yield base
     proc.terminate()
     proc.wait(timeout=20)
+
+
+def log(proc) -> str:
+    return proc.log.read_text(errors="replace")[-4000:]
 
 
 def get(url, data=None):
@@ -269,7 +279,7 @@ def test_twenty_clients_while_a_new_version_is_published(mirror_db, tmp_path, mo
         assert pipeline.import_vendor_guide(guide, db=db).data_version == "2026.2.1"
         for t in threads:
             t.join(timeout=300)
-        assert errors == [] and len(seen) == 2_000
+        assert errors == [] and len(seen) == 2_000, log(proc)
         assert set(seen) <= {"2026.2", "2026.2.1"}
         assert get(f"{base}/api/latest/payment?hcpcs=37252&date=2024-06-01")[2]["data_version"] == "2026.2.1"
     finally:

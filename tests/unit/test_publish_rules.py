@@ -176,6 +176,35 @@ def test_content_hashes_ignore_trailing_decimal_zeros_and_see_any_other_change(t
     con.close()
 
 
+def test_threads_opening_the_same_version_at_once_all_get_a_locked_down_connection(tmp_path):
+    """Connections of one process to one file share DuckDB's database instance and its settings: the threads of a
+    server opening it at the same moment must not race to lock it (the second used to fail on a locked setting)."""
+    import threading
+
+    from warehouse.api import open_version
+
+    db = tmp_path / "w.duckdb"
+    publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    for _ in range(5):
+        barrier, failures, opened = threading.Barrier(8), [], []
+
+        def open_one():
+            barrier.wait()
+            try:
+                opened.append(open_version(db, "latest"))
+            except Exception as exc:  # noqa: BLE001 - any failure is the defect
+                failures.append(repr(exc))
+
+        threads = [threading.Thread(target=open_one) for _ in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert failures == [] and len(opened) == 8
+        for con in opened:
+            with pytest.raises(duckdb.Error, match="disabled|locked"):
+                con.execute(f"SELECT * FROM read_csv({str(tmp_path / 'x.csv')!r})")
+            con.close()
+
+
 def test_the_cached_lookup_answers_like_the_views(tmp_path):
     from warehouse.api import Lookup, open_version
 
