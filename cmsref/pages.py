@@ -129,9 +129,7 @@ def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[
         [[e(r["service_type"]), e(r["period"]), e(r["mue_value"]), e(f'{r["mai"]} {r["mai_label"]}'),
           e(r["rationale"]), source_link(r["source_sha256"], r["source_row"])] for r in mue], {2})]
     addon = rows(con, "SELECT primary_code, edit_type, edit_effective_date, edit_deletion_date, source_sha256, "
-                      "source_row FROM addon_code_edit WHERE addon_code = ? AND edit_effective_date <= CAST(? AS DATE) "
-                      "AND (edit_deletion_date IS NULL OR CAST(? AS DATE) <= edit_deletion_date) ORDER BY 1",
-                 [code, day, day])
+                      "source_row FROM addon_edits_on(CAST(? AS DATE)) WHERE addon_code = ? ORDER BY 1", [day, code])
     parts += ["<h2>Add-on code edits: allowed primary codes</h2>", table(
         ["primary code", "edit type", "from", "until", "source"],
         [[f'<a href="/code/{e(a["primary_code"])}?date={e(day)}">{e(a["primary_code"])}</a>', e(a["edit_type"]),

@@ -211,14 +211,10 @@ def create_app(db: Path) -> FastAPI:
                          "UNION ALL BY NAME SELECT 'BB' AS addendum, * FROM asc_addendum_bb_on(CAST(? AS DATE)) "
                          "WHERE hcpcs = ?", p + p)
         mue = _rows(con, "SELECT * FROM mue_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY service_type", p)
-        in_effect = ("(edit_deletion_date IS NULL OR CAST(? AS DATE) <= edit_deletion_date) AND "
-                     "edit_effective_date <= CAST(? AS DATE)")
-        addon = _rows(con, f"SELECT * FROM addon_code_edit WHERE addon_code = ? AND {in_effect} "
-                           f"AND release_id = (SELECT max(release_id) FROM addon_code_edit) ORDER BY primary_code",
-                      [code, day, day])
+        addon = _rows(con, "SELECT * FROM addon_edits_on(CAST(? AS DATE)) WHERE addon_code = ? ORDER BY primary_code",
+                      p)
         primary_of = [r["addon_code"] for r in _rows(
-            con, f"SELECT DISTINCT addon_code FROM addon_code_edit WHERE primary_code = ? AND {in_effect} "
-                 f"AND release_id = (SELECT max(release_id) FROM addon_code_edit) ORDER BY 1", [code, day, day])]
+            con, "SELECT DISTINCT addon_code FROM addon_edits_on(CAST(? AS DATE)) WHERE primary_code = ? ORDER BY 1", p)]
         status = _rows(con, "SELECT * FROM code_status(?, CAST(? AS DATE))", [code, day])
         national = []
         if pfs:

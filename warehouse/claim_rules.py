@@ -62,35 +62,43 @@ FROM covered c LEFT JOIN found f USING (setting)
 LEFT JOIN status_indicator d ON d.setting = f.setting AND d.code = f.indicator
      AND in_effect(dos, d.effective_from, d.effective_to)
 ORDER BY CASE c.setting WHEN 'pfs_status' THEN 1 WHEN 'opps_si' THEN 2 ELSE 3 END"""),
+    # The add-on code edits that apply on a date of service. The AOC file is cumulative: every edit carries its own
+    # effective and deletion dates (deletion = last day it applies). A date is judged by the release in effect on it;
+    # a date before the first loaded release by that release's history (its rows' dates), never by a later one's.
+    # addon_release_on(dos): that release (no row: no add-on code edits are loaded for the date).
+    "addon_release_on": ("dos", """
+WITH cov AS (SELECT DISTINCT period, release_id, effective_from, effective_to FROM addon_code_edit)
+SELECT period, release_id FROM cov WHERE in_effect(dos, effective_from, effective_to)
+UNION ALL
+SELECT period, release_id FROM (SELECT * FROM cov ORDER BY effective_from LIMIT 1)
+WHERE CAST(dos AS DATE) < effective_from"""),
+    # addon_edits_on(dos): the edits of that release in effect on the date, every one of the four dates honoured
+    "addon_edits_on": ("dos", """
+SELECT e.* FROM addon_code_edit e JOIN addon_release_on(dos) r USING (release_id)
+WHERE CAST(dos AS DATE) >= e.edit_effective_date
+  AND (e.edit_deletion_date IS NULL OR CAST(dos AS DATE) <= e.edit_deletion_date)
+  AND (e.addon_deletion_date IS NULL OR CAST(dos AS DATE) <= e.addon_deletion_date)
+  AND (e.primary_deletion_date IS NULL OR CAST(dos AS DATE) <= e.primary_deletion_date)"""),
     # lines: a table or view with columns hcpcs and date_of_service: the lines of one claim. For every line
-    # whose code is an add-on code in the edits in effect that day: is an allowed primary code on the claim?
-    # The AOC file is cumulative: every edit carries its own effective and deletion dates (deletion = last day it
-    # applies). A line is judged by the release in effect on its date of service; a date before the first loaded
-    # release is judged by that release's history (its rows' dates), never by a later one's.
+    # whose code is an add-on code in the edits in effect that day (addon_edits_on): is an allowed primary code on
+    # the claim?
     "addon_check": ("lines", """
 WITH l AS (SELECT *, row_number() OVER () AS line_no FROM query_table(lines)),
-cov AS (SELECT DISTINCT period, release_id, effective_from, effective_to FROM addon_code_edit),
-first_cov AS (SELECT * FROM cov ORDER BY effective_from LIMIT 1),
-line_release AS (
-  SELECT l.line_no, c.period, c.release_id FROM l JOIN cov c
-    ON in_effect(l.date_of_service, c.effective_from, c.effective_to)
-  UNION ALL
-  SELECT l.line_no, f.period, f.release_id FROM l, first_cov f WHERE CAST(l.date_of_service AS DATE) < f.effective_from),
+days AS (SELECT DISTINCT CAST(date_of_service AS DATE) AS dos FROM l),
+day_release AS (SELECT d.dos, r.period, r.release_id FROM days d, LATERAL addon_release_on(d.dos) r),
+day_edits AS (SELECT d.dos, e.period AS aoc_period, e.addon_code, e.edit_type, e.primary_code
+              FROM days d, LATERAL addon_edits_on(d.dos) e),
 edits AS (
-  SELECT l.line_no, l.hcpcs, l.date_of_service, r.period AS aoc_period, e.edit_type, e.primary_code
-  FROM l JOIN line_release r USING (line_no)
-  JOIN addon_code_edit e ON e.release_id = r.release_id AND e.addon_code = l.hcpcs
-   AND CAST(l.date_of_service AS DATE) >= e.edit_effective_date
-   AND (e.edit_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) <= e.edit_deletion_date)
-   AND (e.addon_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) <= e.addon_deletion_date)
-   AND (e.primary_deletion_date IS NULL OR CAST(l.date_of_service AS DATE) <= e.primary_deletion_date)),
+  SELECT l.line_no, l.hcpcs, l.date_of_service, e.aoc_period, e.edit_type, e.primary_code
+  FROM l JOIN day_edits e ON e.dos = CAST(l.date_of_service AS DATE) AND e.addon_code = l.hcpcs),
 judged AS (
   SELECT line_no, hcpcs, date_of_service, any_value(aoc_period) AS aoc_period, min(edit_type) AS edit_type,
          list(DISTINCT primary_code ORDER BY primary_code) FILTER (primary_code IN (SELECT hcpcs FROM l))
            AS primaries_on_claim
   FROM edits GROUP BY ALL)
 SELECT l.line_no, l.hcpcs, l.date_of_service, j.aoc_period, j.edit_type, j.primaries_on_claim,
-       CASE WHEN j.line_no IS NULL AND NOT EXISTS (SELECT 1 FROM line_release r WHERE r.line_no = l.line_no)
+       CASE WHEN j.line_no IS NULL AND NOT EXISTS (SELECT 1 FROM day_release r
+                                                   WHERE r.dos = CAST(l.date_of_service AS DATE))
               THEN 'no data: no add-on code edits are loaded for this date of service'
             WHEN j.line_no IS NULL THEN 'not an add-on code'
             WHEN len(coalesce(j.primaries_on_claim, [])) > 0 THEN 'allowed primary on claim'

@@ -21,6 +21,12 @@ HELPER_DOCS = {
     "mue_check('lines')": "for a table of claim lines (hcpcs, units, date_of_service, service_type): the MUE in effect, "
                           "its MAI, the units compared (per line for MAI 1, per code and day for MAI 2 and 3), "
                           "`exceeds` and a `status` (exceeds, within, no MUE for this code, no data).",
+    "addon_release_on(date)": "the add-on code edit release that judges a date of service: the one in effect, or for "
+                              "a date before the first loaded release that release (its file is cumulative).",
+    "addon_edits_on(date)": "the add-on code edits that apply on a date of service, from addon_release_on(date), "
+                            "with all four of the edit's dates honoured (edit, add-on and primary deletion dates are "
+                            "the last day each applies), e.g. `SELECT primary_code FROM addon_edits_on('2026-05-01') "
+                            "WHERE addon_code = '37253'`.",
     "addon_check('lines')": "for a table of claim lines (hcpcs, date_of_service): for each add-on code, whether an "
                             "allowed primary code is on the claim, by AOC edit type, or 'no data'.",
 }

@@ -80,3 +80,31 @@ def test_bad_files_fail_and_change_nothing(db, tmp_path, rows, error, text):
     with pytest.raises(error, match=text):
         pipeline.build(["aoc"], mirror=write_mirror(tmp_path / "bad", rows, "2026Q3"))
     assert snapshot(db) == before
+
+
+def test_addon_edits_on_honours_every_date_and_judges_early_dates_by_the_first_release(db, tmp_path):
+    """The one rule the API, the code page and addon_check share: the edits that apply on a date of service. An
+    add-on code deleted (AOC_DelDT) or a primary deleted (Primary_Code_DelDT) stops the edit even while the edit's
+    own deletion date is open."""
+    rows = ROWS + ["1,37299,2026222,37220,,2018001,,",   # the add-on code itself ends 2026-08-10
+                   "1,37299,,37228,2026212,2018001,,"]   # its primary 37228 ends 2026-07-31
+    pipeline.build(["aoc"], mirror=write_mirror(tmp_path / "dated", rows, "2026Q3"))
+    con = duckdb.connect(str(db), read_only=True)
+
+    def primaries(code, day):
+        return [r[0] for r in con.execute("SELECT primary_code FROM addon_edits_on(CAST(? AS DATE)) "
+                                          "WHERE addon_code = ? ORDER BY 1", [day, code]).fetchall()]
+    try:
+        assert primaries("37299", "2026-07-31") == ["37220", "37228"]
+        assert primaries("37299", "2026-08-01") == ["37220"]  # the primary's last day was 2026-07-31
+        assert primaries("37299", "2026-08-10") == ["37220"] and primaries("37299", "2026-08-11") == []
+        assert primaries("37299", "2026-05-01") == []  # judged by 2026Q2, which has no 37299
+        assert primaries("37252", "2025-06-01") == ["37220", "37224", "37246"]  # before 2026Q2: its history
+        assert primaries("37252", "2026-07-01") == ["37220"]
+        assert con.execute("SELECT count(*) FROM addon_release_on(DATE '2030-01-01')").fetchone() == (0,)
+    finally:
+        con.close()
+    assert addon_statuses(db, [("37299", "2026-08-11"), ("37220", "2026-08-11")]) == ["not an add-on code",
+                                                                                     "not an add-on code"]
+    assert addon_statuses(db, [("37299", "2026-08-10"), ("37220", "2026-08-10")])[0] == "allowed primary on claim"
+    assert addon_statuses(db, [("37299", "2026-08-01"), ("37228", "2026-08-01")])[0] == "no allowed primary on claim"
