@@ -12,7 +12,7 @@ import html
 import json
 from pathlib import Path
 
-from warehouse.lookup import payment_rows
+from warehouse.lookup import on, payment_windows
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#111;background:#fff;max-width:72rem}
@@ -95,17 +95,16 @@ def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[
     for title, loc in (("National payment", None), (f"Payment in {loc_text}", locality)):
         if loc is None and title != "National payment":
             continue
-        cols, amounts = payment_rows(con, code, day, "", loc)
-        amounts = [dict(zip(cols, a)) for a in amounts]
+        amounts = on(payment_windows(con, code, "", loc), day)
         parts += [f"<h2>{e(title)}</h2>", table(
             ["setting", "release", "conversion factor", "amount", "locality"],
             [[e(a["setting"]), e(a["period"]), e(a["conversion_factor"]), e(a["amount"]),
               e(a["locality_name"] or a["locality"])] for a in amounts], {2, 3})]
     history = rows(con, "SELECT period, min(effective_from) AS since FROM pfs_rvu GROUP BY period ORDER BY since", [])
+    national = payment_windows(con, code)
     points = []
     for h in history:
-        _, found = payment_rows(con, code, str(h["since"]), "", None)
-        amount = next((r[9] for r in found if r[6] == "non_facility"), None)
+        amount = next((r["amount"] for r in on(national, h["since"]) if r["setting"] == "non_facility"), None)
         if amount is not None:
             points.append((h["period"], float(amount)))
     parts += ["<h2>National non-facility payment in each loaded PFS release</h2>",

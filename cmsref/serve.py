@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 
 from cmsref.errors import CmsrefError
 from warehouse.api import UnknownVersionError, open_version
-from warehouse.lookup import explain_no_payment, payment_rows
+from warehouse.lookup import SHOWN, TRACED, PaymentCache, explain_no_payment, on
 
 HCPCS = re.compile(r"^[0-9A-Za-z]{5}$")
 MODIFIER = re.compile(r"^([0-9A-Za-z]{2})?$")
@@ -90,6 +90,7 @@ class Versions:
         self.local = threading.local()
         self.lock = threading.Lock()
         self.current: tuple | None = None  # (identity, path) of the file now at self.db
+        self.caches: dict[tuple[str, str], PaymentCache] = {}  # per (data version, manifest): never stale
         for old in self.db.parent.glob(f"{self.db.name}.serving-{os.getpid()}-*"):
             old.unlink(missing_ok=True)
 
@@ -109,6 +110,12 @@ class Versions:
                 if old and old[1] not in (self.db, link):
                     old[1].unlink(missing_ok=True)  # open connections keep reading the file they opened
             return self.current[1]
+
+    def payments(self, name: str, sha: str) -> PaymentCache:
+        """The payment cache of a published data version (its name and manifest): shared by every thread and kept
+        across publishes, since a published version never changes."""
+        with self.lock:
+            return self.caches.setdefault((name, sha), PaymentCache())
 
     def close(self) -> None:
         with self.lock:
@@ -132,9 +139,9 @@ class Versions:
                 con = open_version(self._path(identity), version)
             except UnknownVersionError as exc:
                 raise HTTPException(404, str(exc)) from None
-            name = con.execute("SELECT pinned_version()").fetchone()[0]
+            name = con.execute("SELECT pinned_version()").fetchall()[0][0]
             sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?",
-                              [name]).fetchone()[0]
+                              [name]).fetchall()[0][0]
             cache[1][version] = (con, name, sha)
         return cache[1][version]
 
@@ -185,19 +192,13 @@ def create_app(db: Path) -> FastAPI:
                 locality: str | None = Query(None, description="MAC:LOCALITY, e.g. 01182:18 (default: national)"),
                 modifier: str | None = Query(None, description="e.g. 26, TC (default: none)")):
         code, day, mod, loc = _hcpcs(hcpcs), _date(date_of_service), _modifier(modifier), _locality(locality)
-        served = versions.connection(version)
-        con = served[0]
-        cols, rows = payment_rows(con, code, day, mod, loc)
-        if not rows:
+        served = con, name, sha = versions.connection(version)
+        amounts = on(versions.payments(name, sha).windows(con, code, mod, loc), day)
+        if not amounts:
             raise HTTPException(404, explain_no_payment(con, code, day, mod, loc))
-        sources = _rows(con, "SELECT setting, release_id, rvu_source_sha256, rvu_source_row, gpci_release_id, "
-                             "gpci_source_sha256, gpci_source_row, work_gpci, pe_gpci, mp_gpci FROM "
-                             "pfs_payment_on(CAST(? AS DATE)) WHERE hcpcs = ? AND modifier = ? AND "
-                             + ("mac = ? AND locality = ?" if loc else "is_national"),
-                        [day, code, mod, *(loc or ())])
         return answer(served, version, {"hcpcs": code, "date": day, "modifier": mod,
-                                "locality": f"{loc[0]}:{loc[1]}" if loc else "national",
-                                "amounts": [dict(zip(cols, r)) for r in rows], "sources": sources})
+                                        "locality": f"{loc[0]}:{loc[1]}" if loc else "national",
+                                        "amounts": [{c: a[c] for c in (*SHOWN, *TRACED)} for a in amounts]})
 
     @app.get("/api/{version}/codes/{hcpcs}")
     def code(version: str, hcpcs: str, date_of_service: str = Query(..., alias="date", description="YYYY-MM-DD")):
@@ -216,9 +217,7 @@ def create_app(db: Path) -> FastAPI:
         primary_of = [r["addon_code"] for r in _rows(
             con, "SELECT DISTINCT addon_code FROM addon_edits_on(CAST(? AS DATE)) WHERE primary_code = ? ORDER BY 1", p)]
         status = _rows(con, "SELECT * FROM code_status(?, CAST(? AS DATE))", [code, day])
-        national = []
-        if pfs:
-            national = [dict(zip(c, r)) for c, rows in [payment_rows(con, code, day, "", None)] for r in rows]
+        national = on(versions.payments(*served[1:]).windows(con, code), day) if pfs else []
         if not (pfs or opps or asc or mue or addon or primary_of):
             raise HTTPException(404, f"{code} is in no table in effect on {day} in this data version")
         return answer(served, version, {"hcpcs": code, "date": day, "settings": status, "pfs": pfs,
@@ -268,12 +267,13 @@ def create_app(db: Path) -> FastAPI:
             con.unregister("incoming_lines")
         try:
             result = _rows(con, """
-WITH priced AS (
+WITH payment AS (  -- only the codes on the lines: the view computes nothing else
+  SELECT * FROM pfs_payment WHERE hcpcs IN (SELECT hcpcs FROM claim_lines) AND cf_variant IN ('all', 'non_qp')),
+priced AS (  -- national rows have no MAC or locality, like a line without a locality
   SELECT l.line_no, min(p.amount) AS pfs_amount, min(p.period) AS pfs_period, count(p.amount) AS priced_rows
-  FROM claim_lines l LEFT JOIN pfs_payment p ON p.hcpcs = l.hcpcs AND p.modifier = l.modifier
+  FROM claim_lines l LEFT JOIN payment p ON p.hcpcs = l.hcpcs AND p.modifier = l.modifier
    AND p.setting = l.setting AND in_effect(l.date_of_service, p.effective_from, p.effective_to)
-   AND (CASE WHEN l.mac IS NULL THEN p.is_national ELSE p.mac = l.mac AND p.locality = l.locality END)
-   AND p.cf_variant IN ('all', 'non_qp')
+   AND coalesce(p.mac, '') = coalesce(l.mac, '') AND coalesce(p.locality, '') = coalesce(l.locality, '')
   GROUP BY l.line_no)
 SELECT l.line_no, l.hcpcs, l.modifier, l.units, l.date_of_service, l.setting,
        coalesce(l.mac || ':' || l.locality, 'national') AS locality, pr.pfs_amount, pr.pfs_period,
@@ -341,7 +341,8 @@ ORDER BY l.line_no""", [])
     @app.get("/reports/{release_id:path}")
     def report(release_id: str):
         con, _, _ = versions.connection("latest")
-        found = con.execute("SELECT validation FROM meta.releases WHERE release_id = ?", [release_id]).fetchone()
+        found = next(iter(con.execute("SELECT validation FROM meta.releases WHERE release_id = ?",
+                                      [release_id]).fetchall()), None)
         path = pages.report_file(found[0]) if found else None
         if path is None:
             raise HTTPException(404, f"no validation report kept for release {release_id!r}")

@@ -46,7 +46,7 @@ def open_version(path: str | Path, version: str = "latest", *, expected_manifest
                                       f"{', '.join(known) or 'none'}")
         if expected_manifest_sha256:
             actual = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?",
-                                 [version]).fetchone()[0]
+                                 [version]).fetchall()[0][0]
             if actual != expected_manifest_sha256:
                 raise CmsrefError(f"data version {version} in {path} has manifest {actual}, not the pinned "
                                   f"{expected_manifest_sha256}: this is not the data you tested against")
@@ -75,7 +75,7 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
     the first one locks it, and the check and the locking run under one lock so that two threads opening the same
     file at once do not both try (the second would meet a locked configuration)."""
     with _LOCKING:
-        if con.execute("SELECT current_setting('lock_configuration')").fetchone()[0]:
+        if con.execute("SELECT current_setting('lock_configuration')").fetchall()[0][0]:
             return
         for setting in ("autoinstall_known_extensions", "autoload_known_extensions", "allow_community_extensions",
                         "enable_external_access"):
@@ -84,8 +84,8 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def manifest_sha256(con: duckdb.DuckDBPyConnection) -> str:
-    version = con.execute("SELECT pinned_version()").fetchone()[0]
-    return con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()[0]
+    version = con.execute("SELECT pinned_version()").fetchall()[0][0]
+    return con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchall()[0][0]
 
 
 class Lookup:

@@ -3,22 +3,78 @@ a date of service, and why there is none. Values reach SQL as parameters only.""
 
 from __future__ import annotations
 
+import sys
+import threading
+from collections import OrderedDict
+from datetime import date
 
-def payment_rows(con, hcpcs: str, day: str, modifier: str = "", locality: tuple[str, str] | None = None
-                 ) -> tuple[list[str], list[tuple]]:
-    """(columns, rows) of the PFS payment of a code on a date: national (all GPCIs 1) or in one MAC:locality."""
+from warehouse.effective import in_effect
+
+# The columns of a payment answer: what is shown, then what traces it (release, RVUs, GPCIs, source rows).
+SHOWN = ("period", "hcpcs", "modifier", "status_code", "locality", "locality_name", "setting", "cf_variant",
+         "conversion_factor", "amount", "effective_from", "effective_to")
+TRACED = ("release_id", "work_rvu", "pe_rvu", "mp_rvu", "work_gpci", "pe_gpci", "mp_gpci", "rvu_source_sha256",
+          "rvu_source_row", "gpci_release_id", "gpci_source_sha256", "gpci_source_row")
+
+
+COLUMNS = (*SHOWN, *TRACED)
+
+
+def _window_rows(con, hcpcs: str, modifier: str, locality: tuple[str, str] | None) -> list[tuple]:
     where = ["hcpcs = ?", "modifier = ?"]
-    params = [day, hcpcs, modifier]
+    params = [hcpcs, modifier]
     if locality:
         where += ["mac = ?", "locality = ?"]
         params += list(locality)
     else:
         where.append("is_national")
-    rel = con.execute(
-        f"SELECT period, hcpcs, modifier, status_code, coalesce(mac || ':' || locality, 'national') AS locality, "
-        f"locality_name, setting, cf_variant, conversion_factor, amount, effective_from, effective_to "
-        f"FROM pfs_payment_on(CAST(? AS DATE)) WHERE {' AND '.join(where)} ORDER BY setting, cf_variant", params)
-    return [d[0] for d in rel.description], rel.fetchall()
+    columns = [c if c != "locality" else "coalesce(mac || ':' || locality, 'national') AS locality" for c in COLUMNS]
+    rows = con.execute(f"SELECT {', '.join(columns)} FROM pfs_payment WHERE {' AND '.join(where)} "
+                       f"ORDER BY effective_from, setting, cf_variant", params).fetchall()
+    # the same release ids and SHA-256s recur in every row: kept once (a cache holds thousands of these rows)
+    return [tuple(sys.intern(v) if isinstance(v, str) else v for v in r) for r in rows]
+
+
+def payment_windows(con, hcpcs: str, modifier: str = "", locality: tuple[str, str] | None = None) -> list[dict]:
+    """Every effective window's PFS payment rows of a code, national (all GPCIs 1) or in one MAC:locality, read from
+    the pfs_payment view in one query (the amounts are the view's: never computed here)."""
+    return [dict(zip(COLUMNS, r)) for r in _window_rows(con, hcpcs, modifier, locality)]
+
+
+def on(rows: list[dict], day: date | str) -> list[dict]:
+    """The rows in effect on a date of service (the one rule, warehouse/effective.py)."""
+    day = day if isinstance(day, date) else date.fromisoformat(day)
+    return [r for r in rows if in_effect(day, r["effective_from"], r["effective_to"])]
+
+
+def payment_rows(con, hcpcs: str, day: date | str, modifier: str = "", locality: tuple[str, str] | None = None
+                 ) -> tuple[list[str], list[tuple]]:
+    """(columns, rows) of the PFS payment of a code on a date: national or in one MAC:locality (the CLI's table)."""
+    found = on(payment_windows(con, hcpcs, modifier, locality), day)
+    return list(SHOWN), [tuple(r[c] for c in SHOWN) for r in found]
+
+
+class PaymentCache:
+    """payment_windows of one published data version, kept per code x modifier x locality (the least recently used
+    dropped beyond `size` entries, about 10 KB each: ~100 MB when full). A published version never changes, so an entry never goes
+    stale; a lookup that is kept is a dictionary read. Safe to share between threads."""
+
+    def __init__(self, size: int = 10_000):
+        self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
+
+    def windows(self, con, hcpcs: str, modifier: str = "", locality: tuple[str, str] | None = None) -> list[dict]:
+        key = (hcpcs, modifier, locality)
+        with self.lock:
+            rows = self.entries.get(key)
+            if rows is not None:
+                self.entries.move_to_end(key)
+        if rows is None:
+            rows = _window_rows(con, hcpcs, modifier, locality)
+            with self.lock:
+                self.entries[key] = rows
+                while len(self.entries) > self.size:
+                    self.entries.popitem(last=False)
+        return [dict(zip(COLUMNS, r)) for r in rows]
 
 
 def explain_no_payment(con, hcpcs: str, day: str, modifier: str = "", locality: tuple[str, str] | None = None

@@ -150,41 +150,65 @@ info = (f"median {statistics.median(times) * 1000:.3f} ms, p95 {times[int(len(ti
 
 HTTP = """
 import json, random, socket, statistics, subprocess, threading, urllib.request
+import duckdb
 with socket.socket() as s:
     s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
-server = subprocess.Popen([sys.executable, "-m", "cmsref.cli", "serve", "--db", os.environ["CMSREF_HOME"] + "/cmsref.duckdb",
-                           "--port", str(port)], stderr=subprocess.DEVNULL)
+db = os.environ["CMSREF_HOME"] + "/cmsref.duckdb"
+server = subprocess.Popen([sys.executable, "-m", "cmsref.cli", "serve", "--db", db, "--port", str(port)],
+                          stderr=subprocess.DEVNULL)
 base = f"http://127.0.0.1:{port}"
 for _ in range(200):
     try:
         urllib.request.urlopen(base + "/api/versions", timeout=2).close(); break
     except OSError:
         time.sleep(0.2)
+con = duckdb.connect(db, read_only=True)
+all_codes = [r[0] for r in con.execute("SELECT DISTINCT hcpcs FROM pfs_rvu WHERE period = '2025D' ORDER BY 1").fetchall()]
+localities = [f"{m}:{l}" for m, l in con.execute("SELECT DISTINCT mac, locality FROM pfs_gpci WHERE period = '2025D' "
+                                                 "ORDER BY 1, 2").fetchall()]
+con.close()
 codes = ["37252", "37253", "99213", "76145", "93000", "G0008", "36415", "27447"]
-times, errors, lock = [], [], threading.Lock()
-def client(n):
-    rnd = random.Random(n)
-    for _ in range(100):
-        t = time.perf_counter()
-        try:
-            with urllib.request.urlopen(f"{base}/api/2026.2/payment?hcpcs={rnd.choice(codes)}&date=2025-11-01", timeout=30) as r:
-                r.read()
-        except Exception as exc:
-            if getattr(exc, "code", None) != 404:
-                with lock: errors.append(repr(exc))
-        with lock: times.append(time.perf_counter() - t)
-threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
-[t.start() for t in threads]; [t.join() for t in threads]
-lines = [{"hcpcs": random.choice(codes), "units": 1, "date_of_service": "2025-11-01"} for _ in range(10_000)]
-t = time.perf_counter()
-req = urllib.request.Request(base + "/api/latest/lines", data=json.dumps({"lines": lines}).encode(),
-                             headers={"Content-Type": "application/json"})
-urllib.request.urlopen(req, timeout=120).read()
-lines_s = time.perf_counter() - t
+
+def load(make_url, per_client):
+    times, errors, lock = [], [], threading.Lock()
+    def client(n):
+        rnd = random.Random(n)
+        for _ in range(per_client):
+            t = time.perf_counter()
+            try:
+                with urllib.request.urlopen(make_url(rnd), timeout=30) as r:
+                    r.read()
+            except Exception as exc:
+                if getattr(exc, "code", None) != 404:
+                    with lock: errors.append(repr(exc))
+            with lock: times.append(time.perf_counter() - t)
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+    [t.start() for t in threads]; [t.join() for t in threads]
+    times.sort()
+    return (f"p50 {statistics.median(times) * 1000:.1f} ms, p95 {times[int(len(times) * .95)] * 1000:.1f} ms, "
+            f"{len(errors)} errors")
+
+def post_lines(lines):
+    t = time.perf_counter()
+    req = urllib.request.Request(base + "/api/latest/lines", data=json.dumps({"lines": lines}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=120).read()
+    return time.perf_counter() - t
+
+# 8 common codes (answered from the per-version cache after their first request)
+warm = load(lambda rnd: f"{base}/api/2026.2/payment?hcpcs={rnd.choice(codes)}&date=2025-11-01", 100)
+# every request a code x locality not asked before: one query of pfs_payment each
+cold = load(lambda rnd: f"{base}/api/2026.2/payment?hcpcs={rnd.choice(all_codes)}&date=2025-11-01"
+                        f"&locality={rnd.choice(localities)}", 50)
+rnd = random.Random(1)
+same = post_lines([{"hcpcs": rnd.choice(codes), "units": 1, "date_of_service": "2025-11-01"} for _ in range(10_000)])
+mixed_codes = rnd.sample(all_codes, 2000)
+mixed = post_lines([{"hcpcs": rnd.choice(mixed_codes), "units": 1, "locality": rnd.choice(localities + [None]),
+                     "date_of_service": f"{rnd.choice([2022, 2023, 2024, 2025])}-{rnd.randint(1, 12):02d}-15",
+                     "setting": rnd.choice(["facility", "non_facility"])} for _ in range(10_000)])
 server.terminate(); server.wait()
-times.sort()
-info = (f"20 clients x 100: p50 {statistics.median(times) * 1000:.1f} ms, p95 {times[int(len(times) * .95)] * 1000:.1f} ms, "
-        f"{len(errors)} errors; POST /lines with 10,000 lines {lines_s:.2f} s")
+info = (f"20 clients x 100, 8 codes: {warm}; 20 clients x 50, a new code x locality each: {cold}; "
+        f"POST /lines with 10,000 lines of 8 codes {same:.2f} s, of 2,000 codes x localities x 4 years {mixed:.2f} s")
 """
 
 STEPS = [

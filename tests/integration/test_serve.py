@@ -82,7 +82,9 @@ def test_national_payment_with_version_headers(server):
     assert status == 200 and headers["x-cmsref-version"] == "2026.2" and headers["cache-control"] == "no-cache"
     assert {a["setting"]: a["amount"] for a in body["amounts"]} == {"facility": "86.21", "non_facility": "927.06"}
     assert body["manifest_sha256"] == headers["x-cmsref-manifest-sha256"] == headers["etag"].strip('"')
-    assert all(len(s["rvu_source_sha256"]) == 64 and s["rvu_source_row"] > 0 for s in body["sources"])
+    assert all(len(a["rvu_source_sha256"]) == 64 and a["rvu_source_row"] > 0 and a["release_id"] == "pfs/2024B/r1"
+               and (a["work_gpci"], a["work_rvu"], a["conversion_factor"]) == ("1.000", "1.80", "33.2875")
+               for a in body["amounts"])
     _, pinned, _ = get(f"{server}/api/2026.2/payment?hcpcs=37252&date=2024-06-01")
     assert "immutable" in pinned["cache-control"]
 
@@ -105,6 +107,18 @@ def test_everything_about_a_code(server):
     # 37252 stopped being a primary of 37253 after 2019 (AOC file); 37220 ended with 2025; 0075T still counts
     primaries = {p["primary_code"] for p in body["addon_primaries"]}
     assert "0075T" in primaries and "37252" not in primaries and "37220" not in primaries
+
+
+def test_lines_as_the_first_request_of_a_fresh_server(mirror_db):
+    """The first request a server thread answers may be a batch of lines (it once met the connection's unfinished
+    version lookup and failed with a 500)."""
+    from fastapi.testclient import TestClient
+
+    from cmsref.serve import create_app
+
+    with TestClient(create_app(mirror_db)) as client:
+        r = client.post("/api/latest/lines", json={"lines": [{"hcpcs": "37252", "date_of_service": "2024-06-01"}]})
+    assert r.status_code == 200 and r.json()["lines"][0]["pfs_amount"] == "927.06"
 
 
 def test_claim_lines_in_one_request(server):

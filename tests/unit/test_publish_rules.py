@@ -224,6 +224,29 @@ def test_the_cached_lookup_answers_like_the_views(tmp_path):
         con.close()
 
 
+def test_the_payment_cache_answers_like_the_view_and_keeps_only_its_size(tmp_path):
+    from warehouse.api import open_version
+    from warehouse.lookup import PaymentCache, on, payment_rows
+
+    db = tmp_path / "w.duckdb"
+    publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    publish(db, [built("2024C", date(2024, 7, 1), "c", work="2.00")])
+    con = open_version(db, "latest")
+    try:
+        cache = PaymentCache(size=1)
+        for day in ("2024-05-01", "2024-08-01"):
+            via_view = con.execute("SELECT setting, amount, period FROM pfs_payment_on(CAST(? AS DATE)) WHERE "
+                                   "hcpcs = '37252' AND is_national ORDER BY setting", [day]).fetchall()
+            cached = [(a["setting"], a["amount"], a["period"]) for a in on(cache.windows(con, "37252"), day)]
+            assert cached == via_view and len(via_view) == 2
+        assert on(cache.windows(con, "37252"), "2024-08-01")[0]["amount"] == Decimal("92.87")  # (2 + .44 + .35) x CF
+        assert payment_rows(con, "37252", "2024-08-01")[1][0][9] == Decimal("92.87")  # the CLI's answer
+        assert list(cache.entries) == [("37252", "", None)]
+        assert cache.windows(con, "99999") == [] and list(cache.entries) == [("99999", "", None)]  # size 1 kept
+    finally:
+        con.close()
+
+
 def test_the_snapshot_sees_one_changed_value_a_repeated_row_and_a_widened_column(tmp_path):
     db = tmp_path / "w.duckdb"
     con = duckdb.connect(str(db))
