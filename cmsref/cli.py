@@ -479,7 +479,7 @@ def _payment(args) -> int:
     try:
         cols, rows = payment_rows(con, args.hcpcs, args.date, args.modifier, args.locality)
         if not rows:
-            raise NoDataError(explain_no_payment(con, args.hcpcs, args.date, args.modifier, args.locality))
+            raise NoDataError(explain_no_payment(con, args.hcpcs, args.date, args.modifier, args.locality)[1])
     finally:
         con.close()
     return _deliver(cols, rows, args)

@@ -195,7 +195,10 @@ def create_app(db: Path) -> FastAPI:
         served = con, name, sha = versions.connection(version)
         amounts = on(versions.payments(name, sha).windows(con, code, mod, loc), day)
         if not amounts:
-            raise HTTPException(404, explain_no_payment(con, code, day, mod, loc))
+            parameter, reason = explain_no_payment(con, code, day, mod, loc)
+            if parameter:  # a MAC or locality that does not exist is bad input, not missing data
+                raise BadInput(parameter, reason)
+            raise HTTPException(404, reason)
         return answer(served, version, {"hcpcs": code, "date": day, "modifier": mod,
                                         "locality": f"{loc[0]}:{loc[1]}" if loc else "national",
                                         "amounts": [{c: a[c] for c in (*SHOWN, *TRACED)} for a in amounts]})
@@ -252,8 +255,12 @@ def create_app(db: Path) -> FastAPI:
                          _modifier(line.get("modifier"), f"{where}.modifier"), units,
                          _date(line.get("date_of_service"), f"{where}.date_of_service"),
                          loc[0] if loc else None, loc[1] if loc else None, setting, service))
-        served = versions.connection(version)
-        con = served[0]
+        served = con, name, sha = versions.connection(version)
+        known = versions.payments(name, sha).localities(con)
+        for line_no, *_, mac, loc, _, _ in rows:
+            if mac is not None and (mac, loc) not in known:
+                raise BadInput(f"lines[{line_no - 1}].locality", f"'{mac}:{loc}' is not a MAC:locality of any GPCI "
+                               f"file in data version {name}")
         import polars as pl
 
         frame = pl.DataFrame(rows, orient="row", schema={
@@ -274,9 +281,20 @@ priced AS (  -- national rows have no MAC or locality, like a line without a loc
   FROM claim_lines l LEFT JOIN payment p ON p.hcpcs = l.hcpcs AND p.modifier = l.modifier
    AND p.setting = l.setting AND in_effect(l.date_of_service, p.effective_from, p.effective_to)
    AND coalesce(p.mac, '') = coalesce(l.mac, '') AND coalesce(p.locality, '') = coalesce(l.locality, '')
-  GROUP BY l.line_no)
+  GROUP BY l.line_no),
+rvu AS (SELECT hcpcs, modifier, effective_from, effective_to FROM pfs_rvu
+        WHERE hcpcs IN (SELECT hcpcs FROM claim_lines)),
+windows AS (SELECT DISTINCT effective_from, effective_to FROM pfs_rvu)
 SELECT l.line_no, l.hcpcs, l.modifier, l.units, l.date_of_service, l.setting,
        coalesce(l.mac || ':' || l.locality, 'national') AS locality, pr.pfs_amount, pr.pfs_period,
+       CASE WHEN pr.pfs_amount IS NOT NULL THEN 'priced'
+            WHEN NOT EXISTS (SELECT 1 FROM windows w WHERE in_effect(l.date_of_service, w.effective_from,
+                                                                    w.effective_to))
+              THEN 'no data: no PFS release covers the date of service'
+            WHEN NOT EXISTS (SELECT 1 FROM rvu r WHERE r.hcpcs = l.hcpcs AND r.modifier = l.modifier
+                             AND in_effect(l.date_of_service, r.effective_from, r.effective_to))
+              THEN 'code and modifier not in the PFS release in effect'
+            ELSE 'no GPCI of the locality in effect on the date of service' END AS pfs_status,
        m.mue_period, m.mue_value, m.mai, m.units_compared, m.status AS mue_status,
        a.aoc_period, a.edit_type AS addon_edit_type, a.primaries_on_claim, a.status AS addon_status
 FROM claim_lines l JOIN priced pr USING (line_no)

@@ -61,6 +61,15 @@ class PaymentCache:
 
     def __init__(self, size: int = 10_000):
         self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
+        self.known: frozenset | None = None
+
+    def localities(self, con) -> frozenset[tuple[str, str]]:
+        """Every (MAC, locality) of the version's GPCI files, read once."""
+        known = self.known
+        if known is None:
+            known = self.known = frozenset(
+                tuple(r) for r in con.execute("SELECT DISTINCT mac, locality FROM pfs_gpci").fetchall())
+        return known
 
     def windows(self, con, hcpcs: str, modifier: str = "", locality: tuple[str, str] | None = None) -> list[dict]:
         key = (hcpcs, modifier, locality)
@@ -78,8 +87,10 @@ class PaymentCache:
 
 
 def explain_no_payment(con, hcpcs: str, day: str, modifier: str = "", locality: tuple[str, str] | None = None
-                       ) -> str:
-    """Why there is no amount: which of date window, code, modifier, locality or GPCI is missing, and what exists."""
+                       ) -> tuple[str | None, str]:
+    """Why there is no amount: which of date window, code, modifier, locality or GPCI is missing, and what exists.
+    Returns (the parameter at fault, the reason): 'locality' when the asked MAC or locality does not exist in the GPCI
+    file in effect (bad input), else None (the data has no such amount)."""
     what = f"{hcpcs}{' ' + modifier if modifier else ''} on {day}"
     release = con.execute("SELECT DISTINCT period, release_id FROM pfs_rvu_on(CAST(? AS DATE))", [day]).fetchall()
     if not release:
@@ -87,30 +98,31 @@ def explain_no_payment(con, hcpcs: str, day: str, modifier: str = "", locality: 
         loaded = con.execute("SELECT period, min(effective_from), max(effective_to) FROM pfs_rvu GROUP BY period "
                              "ORDER BY 2").fetchall()
         same_year = [f"{p} {f}..{t}" for p, f, t in loaded if str(f).startswith(year)]
-        return (f"no PFS payment for {what}: no loaded PFS release covers that date of service. Loaded windows "
-                f"of {year} (end exclusive): {'; '.join(same_year) or 'none'}; all loaded: "
-                f"{'; '.join(f'{p} {f}..{t}' for p, f, t in loaded) or 'none'}")
+        return None, (f"no PFS payment for {what}: no loaded PFS release covers that date of service. Loaded "
+                      f"windows of {year} (end exclusive): {'; '.join(same_year) or 'none'}; all loaded: "
+                      f"{'; '.join(f'{p} {f}..{t}' for p, f, t in loaded) or 'none'}")
     period = release[0][0]
     mods = [m for (m,) in con.execute("SELECT DISTINCT modifier FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? "
                                       "ORDER BY 1", [day, hcpcs]).fetchall()]
     if not mods:
-        return f"no PFS payment for {what}: {hcpcs} is not in the PFS release in effect ({period})"
+        return None, f"no PFS payment for {what}: {hcpcs} is not in the PFS release in effect ({period})"
     if modifier not in mods:
         shown = ", ".join(repr(m) if m else "none" for m in mods)
-        return f"no PFS payment for {what}: {hcpcs} has no modifier {modifier or 'none'!r} in {period} " \
-               f"(it has: {shown})"
+        return None, (f"no PFS payment for {what}: {hcpcs} has no modifier {modifier or 'none'!r} in {period} "
+                      f"(it has: {shown})")
     if locality:
         mac, loc = locality
         gpci = con.execute("SELECT DISTINCT period FROM pfs_gpci_on(CAST(? AS DATE))", [day]).fetchall()
         if not gpci:
-            return (f"no PFS payment for {what} in {mac}:{loc}: no GPCI file covers that date (the {period} release "
-                    f"has none loaded); national amounts exist without --locality")
+            return None, (f"no PFS payment for {what} in {mac}:{loc}: no GPCI file covers that date (the {period} "
+                          f"release has none loaded); national amounts exist without a locality")
         locs = [r[0] for r in con.execute("SELECT locality || ' ' || locality_name FROM pfs_gpci_on(CAST(? AS DATE)) "
                                           "WHERE mac = ? ORDER BY 1", [day, mac]).fetchall()]
         if not locs:
             macs = [m for (m,) in con.execute("SELECT DISTINCT mac FROM pfs_gpci_on(CAST(? AS DATE)) ORDER BY 1",
                                               [day]).fetchall()]
-            return f"no PFS payment for {what}: no MAC {mac} in the GPCI file of {gpci[0][0]} (MACs: {', '.join(macs)})"
-        return (f"no PFS payment for {what}: MAC {mac} has no locality {loc} in {gpci[0][0]} (its localities: "
-                f"{'; '.join(locs)})")
-    return f"no PFS payment for {what}: no national amount in {period}"
+            return "locality", (f"no PFS payment for {what}: no MAC {mac} in the GPCI file of {gpci[0][0]} "
+                                f"(MACs: {', '.join(macs)})")
+        return "locality", (f"no PFS payment for {what}: MAC {mac} has no locality {loc} in {gpci[0][0]} "
+                            f"(its localities: {'; '.join(locs)})")
+    return None, f"no PFS payment for {what}: no national amount in {period}"

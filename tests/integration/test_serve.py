@@ -131,6 +131,19 @@ def test_claim_lines_in_one_request(server):
     assert (first["pfs_amount"], first["pfs_period"]) == ("86.21", "2024B")
     assert (second["mue_value"], second["mue_status"]) == (5, "exceeds")
     assert second["addon_status"] == "allowed primary on claim"  # 0075T is on the claim
+    assert [line["pfs_status"] for line in body["lines"]] == ["priced"] + [  # the mirror's PFS ends with 2025
+        "no data: no PFS release covers the date of service"] * 2
+    status, _, odd = get(f"{server}/api/latest/lines", {"lines": [
+        {"hcpcs": "37252", "date_of_service": "2019-06-01"},                          # before the first PFS release
+        {"hcpcs": "37252", "modifier": "TC", "date_of_service": "2024-06-01"},        # no such modifier for it
+        {"hcpcs": "37252", "date_of_service": "2024-06-01", "locality": "01182:18"},  # Los Angeles, non-facility
+    ]})
+    assert status == 200 and [(line["pfs_status"], line["pfs_amount"]) for line in odd["lines"]] == [
+        ("no data: no PFS release covers the date of service", None),
+        ("code and modifier not in the PFS release in effect", None),
+        ("priced", "1091.93")]  # (1.80 x 1.042 + 25.70 x 1.194 + .35 x .69) x 33.2875
+    status, _, bad = get(f"{server}/api/latest/lines", {"lines": [lines[0], {**lines[0], "locality": "01182:99"}]})
+    assert status == 400 and bad["parameter"] == "lines[1].locality" and "'01182:99'" in bad["detail"]
     _, _, alone = get(f"{server}/api/latest/lines", {"lines": [lines[1]]})
     assert alone["lines"][0]["addon_status"] == "no allowed primary on claim"
     many = [{"hcpcs": "37252", "units": 1, "date_of_service": "2024-06-01"}] * 10_000
@@ -152,11 +165,16 @@ def test_bad_input_is_a_400_naming_the_parameter(server, path, status, parameter
     assert got == status and body["parameter"] == parameter and body["detail"]
 
 
-def test_unknown_version_code_or_locality_is_a_404_that_explains(server):
+def test_unknown_version_or_code_is_a_404_and_an_unknown_locality_a_400_that_explain(server):
     status, _, body = get(f"{server}/api/1999.1/payment?hcpcs=37252&date=2024-06-01")
     assert status == 404 and "unknown data version '1999.1'" in body["detail"]
     status, _, body = get(f"{server}/api/latest/payment?hcpcs=37252&date=2024-06-01&locality=01182:99")
-    assert status == 404 and "MAC 01182 has no locality 99 in 2024B" in body["detail"]
+    assert status == 400 and body["parameter"] == "locality"  # a locality that does not exist is bad input
+    assert "MAC 01182 has no locality 99 in 2024B (its localities: 17 " in body["detail"]
+    status, _, body = get(f"{server}/api/latest/payment?hcpcs=37252&date=2024-06-01&locality=99999:01")
+    assert status == 400 and body["parameter"] == "locality" and "no MAC 99999" in body["detail"]
+    status, _, body = get(f"{server}/api/latest/payment?hcpcs=37252&date=2019-06-01&locality=01182:18")
+    assert status == 404 and "no loaded PFS release covers that date" in body["detail"]
     status, _, body = get(f"{server}/api/latest/codes/ZZZZZ?date=2024-06-01")
     assert status == 404
 
