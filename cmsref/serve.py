@@ -25,6 +25,7 @@ from pathlib import Path
 
 from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from cmsref.errors import CmsrefError
 from warehouse.api import UnknownVersionError, open_version
@@ -154,8 +155,10 @@ def create_app(db: Path) -> FastAPI:
         yield
         versions.close()  # the hard link of the file being read goes with the server
 
-    app = FastAPI(lifespan=lifespan, title="cmsref", version="1", description="US Medicare (CMS) reference data by pinned data version: "
-                  "PFS payments, OPPS and ASC indicators, MUEs and add-on code edits, with the source of every number.")
+    # FastAPIOffline: FastAPI whose /docs (Swagger UI) and /redoc load their files from this server, not a CDN
+    app = FastAPIOffline(lifespan=lifespan, title="cmsref", version="1",
+                         description="US Medicare (CMS) reference data by pinned data version: PFS payments, OPPS "
+                                     "and ASC indicators, MUEs and add-on code edits, with the source of every number.")
     versions = Versions(db)
 
     @app.exception_handler(BadInput)

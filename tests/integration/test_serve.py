@@ -244,7 +244,7 @@ def test_the_index_page_lists_versions_notes_reports_and_compares(server):
 
 def test_the_code_page_in_a_real_browser(server, tmp_path):
     """Debian's chromium driven by Playwright (its own browser download cannot work offline): the figures, a source
-    link followed, the search box used, and a screenshot kept under the test's folder."""
+    link followed, the search box used, a screenshot kept under the test's folder; then the interactive API docs."""
     import shutil
 
     from playwright.sync_api import sync_playwright
@@ -271,6 +271,15 @@ def test_the_code_page_in_a_real_browser(server, tmp_path):
             page.click("button[type=submit]")
             assert page.locator("h1").inner_text() == "37253 on 2026-05-01"
             assert (tmp_path / "code-37252.png").stat().st_size > 10_000
+            # the interactive API docs render offline: every file they load comes from the server itself
+            elsewhere = []
+            page.on("request", lambda r: None if r.url.startswith((server, "blob:")) else elsewhere.append(r.url))
+            page.goto(f"{server}/docs")
+            page.locator(".opblock-summary-path", has_text="/api/{version}/payment").first.wait_for(timeout=20_000)
+            assert page.locator(".opblock").count() >= 4 and elsewhere == []
+            page.goto(f"{server}/redoc")  # renders offline too; only its decorative "powered by" logo is remote
+            page.get_by_text("/api/{version}/lines").first.wait_for(timeout=20_000)
+            assert set(elsewhere) <= {"https://cdn.redoc.ly/redoc/logo-mini.svg"}
         finally:
             browser.close()
 
