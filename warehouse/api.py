@@ -95,11 +95,22 @@ class Lookup:
 
         lookup = Lookup(open_version("data/cmsref.duckdb", "2026.2"))
         lookup.row("pfs_rvu", "37252", date(2024, 6, 1))          # {'work_rvu': Decimal('1.80'), ...}
+        lookup.payment("37252", date(2024, 6, 1), locality=("01182", "18"))   # [{'setting': 'facility', ...}, ...]
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
+        from warehouse.lookup import PaymentCache
+
         self.con = con
         self.tables: dict[str, dict] = {}
+        self.payments = PaymentCache()
+
+    def payment(self, hcpcs: str, day, modifier: str = "", locality: tuple[str, str] | None = None) -> list[dict]:
+        """The PFS payment rows (facility and non-facility, each with its release, CF, RVUs, GPCIs and source rows)
+        of a code on `day`, national or in one (MAC, locality): the pfs_payment view's rows, kept per code."""
+        from warehouse.lookup import on
+
+        return on(self.payments.windows(self.con, hcpcs, modifier, locality), day)
 
     def _load(self, table: str) -> dict:
         from warehouse.schema import TABLES

@@ -220,6 +220,9 @@ def test_the_cached_lookup_answers_like_the_views(tmp_path):
         assert lookup.row("pfs_rvu", "99999", date(2024, 8, 1)) is None
         via_view = con.execute("SELECT work_rvu FROM pfs_rvu_on('2024-08-01') WHERE hcpcs = '37252'").fetchall()
         assert via_view == [(Decimal("2.00"),)]
+        assert [(p["setting"], p["amount"]) for p in lookup.payment("37252", date(2024, 8, 1))] == [
+            ("facility", Decimal("92.87")), ("non_facility", Decimal("933.71"))]  # 28.05 x 33.2875
+        assert lookup.payment("37252", date(2023, 8, 1)) == []
     finally:
         con.close()
 
