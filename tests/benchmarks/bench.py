@@ -144,8 +144,15 @@ for _ in range({lookups}):
     lookup.row("pfs_rvu", random.choice(codes), date(2025, 11, 1))
     times.append(time.perf_counter() - t)
 times.sort()
+pay = []
+for _ in range({lookups}):
+    t = time.perf_counter()
+    lookup.payment(random.choice(codes[:50]), date(2025, 11, 1), locality=("01182", "18"))
+    pay.append(time.perf_counter() - t)
+pay.sort()
 info = (f"median {statistics.median(times) * 1000:.3f} ms, p95 {times[int(len(times) * .95)] * 1000:.3f} ms over "
-        f"{len(times)} lookups (first one loads the version's pfs_rvu: {load:.2f} s)")
+        f"{len(times)} lookups (first one loads the version's pfs_rvu: {load:.2f} s); Lookup.payment of 50 codes in "
+        f"01182:18: median {statistics.median(pay) * 1000:.3f} ms, p95 {pay[int(len(pay) * .95)] * 1000:.3f} ms")
 """
 
 HTTP = """
