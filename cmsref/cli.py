@@ -466,7 +466,7 @@ def _serve(args) -> int:
     db = config.db_path(args.db)
     if not db.exists():
         raise CmsrefError(f"no warehouse at {db}: run `cmsref build` first")
-    print(f"cmsref: serving {db} on http://{args.host}:{args.port} (API under /api, OpenAPI at /docs)",
+    print(f"cmsref: serving {db} on http://{args.host}:{args.port} (API under /api, its docs at /docs)",
           file=sys.stderr)
     run(db, args.host, args.port)
     return 0

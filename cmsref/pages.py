@@ -97,9 +97,13 @@ def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[
             continue
         amounts = on(payment_windows(con, code, "", loc), day)
         parts += [f"<h2>{e(title)}</h2>", table(
-            ["setting", "release", "conversion factor", "amount", "locality"],
-            [[e(a["setting"]), e(a["period"]), e(a["conversion_factor"]), e(a["amount"]),
-              e(a["locality_name"] or a["locality"])] for a in amounts], {2, 3})]
+            ["setting", "release", "conversion factor", "GPCIs (work, PE, MP)", "amount", "locality", "RVUs from",
+             "GPCIs from"],
+            [[e(a["setting"]), e(a["period"]), e(a["conversion_factor"]),
+              e(f'{a["work_gpci"]}, {a["pe_gpci"]}, {a["mp_gpci"]}'), e(a["amount"]),
+              e(a["locality_name"] or a["locality"]), source_link(a["rvu_source_sha256"], a["rvu_source_row"]),
+              source_link(a["gpci_source_sha256"], a["gpci_source_row"]) or "national: all 1"]
+             for a in amounts], {2, 4})]
     history = rows(con, "SELECT period, min(effective_from) AS since FROM pfs_rvu GROUP BY period ORDER BY since", [])
     national = payment_windows(con, code)
     points = []

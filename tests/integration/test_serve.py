@@ -218,6 +218,10 @@ def test_the_code_page_shows_every_setting_with_sources_and_a_chart(server):
     status, text = fetch(f"{server}/code/37252?date=2024-06-01&locality=01182:18")
     assert status == 200 and text.startswith("<!DOCTYPE html>") and '<html lang="en">' in text
     assert "86.21" in text and "927.06" in text and "87.96" in text  # national and Los Angeles facility
+    local = text[text.index("<h2>Payment in 01182:18"):]
+    local = local[:local.index("</table>")]
+    assert "1.042, 1.194, 0.690" in local and local.count('href="/source/') == 4  # RVU and GPCI row of each amount
+    assert "national: all 1" in text
     assert "Packaged service/item; no separate payment made." in text and "<svg" in text and "<script" not in text
     assert '<label for="hcpcs">' in text and '<th scope="col">' in text
     link = re.search(r'href="(/source/[0-9a-f]{64}\?row=\d+)"', text).group(1)
