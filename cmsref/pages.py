@@ -196,3 +196,9 @@ def diff_page(result, a: str, b: str) -> str:
 def report_file(validation_json: str) -> Path | None:
     path = json.loads(validation_json).get("report_html")
     return Path(path) if path and Path(path).is_file() else None
+
+
+def not_found_page(code: str, day: str, reason: str) -> str:
+    """A code page for a code no table has on that date: why, and the search box to try another."""
+    return page(f"{code} on {day}: not found", f"<h1>{e(code)} on {e(day)}</h1><p>{e(reason)}</p>"
+                                               f"{search_form(code, day)}")

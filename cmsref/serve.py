@@ -17,6 +17,7 @@ request is answered from one file, one version, start to end.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -29,46 +30,71 @@ from fastapi_offline import FastAPIOffline
 
 from cmsref.errors import CmsrefError
 from warehouse.api import UnknownVersionError, open_version
-from warehouse.lookup import SHOWN, TRACED, PaymentCache, explain_no_payment, on
+from warehouse.lookup import SHOWN, TRACED, PaymentCache, code_in_effect, explain_no_payment, on
 
-HCPCS = re.compile(r"^[0-9A-Za-z]{5}$")
-MODIFIER = re.compile(r"^([0-9A-Za-z]{2})?$")
-LOCALITY = re.compile(r"^(\d{1,5}):(\d{1,2})$")
+HCPCS = re.compile(r"[0-9A-Za-z]{5}")
+MODIFIER = re.compile(r"([0-9A-Za-z]{2})?")
+LOCALITY = re.compile(r"(\d{1,5}):(\d{1,2})")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_LINES = 20_000
+LINE_FIELDS = {"hcpcs", "modifier", "units", "date_of_service", "locality", "setting", "service_type"}
+MAX_UNITS = 2**31 - 1
+MAX_BODY_BYTES = 16 * 1024 * 1024  # 20,000 lines of ~200 bytes, with room; a larger body is refused unread
 
 
 class BadInput(Exception):
-    def __init__(self, parameter: str, message: str):
+    def __init__(self, parameter: str, message: str, headers: dict | None = None):
         super().__init__(message)
-        self.parameter, self.message = parameter, message
+        self.parameter, self.message, self.headers = parameter, message, headers
 
 
-def _hcpcs(value: str, parameter: str = "hcpcs") -> str:
-    if not HCPCS.match(value or ""):
-        raise BadInput(parameter, f"{value!r} is not a HCPCS / CPT code: 5 letters or digits, e.g. 37252")
-    return value.upper()
+def _shown(value) -> str:
+    """A value as a message quotes it: its repr, cut short (a 50 MB value is not sent back)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _date(value: str | None, parameter: str = "date") -> str:
+def _text(value, parameter: str, pattern: re.Pattern, expected: str) -> re.Match:
+    """The whole value must match (a trailing newline does not); anything but a string is refused."""
+    if value is None:
+        raise BadInput(parameter, f"missing: {expected} is expected")
+    m = pattern.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        raise BadInput(parameter, f"{_shown(value)} is not {expected}")
+    return m
+
+
+def _hcpcs(value, parameter: str = "hcpcs") -> str:
+    return _text(value, parameter, HCPCS, "a HCPCS / CPT code: 5 letters or digits, e.g. 37252").group(0).upper()
+
+
+def _date(value, parameter: str = "date") -> str:
+    expected = "a date of the form YYYY-MM-DD, e.g. 2024-06-01"
     try:
-        return date.fromisoformat(value or "").isoformat()
+        return date.fromisoformat(_text(value, parameter, ISO_DATE, expected).group(0)).isoformat()
     except ValueError:
-        raise BadInput(parameter, f"{value!r} is not a date of the form YYYY-MM-DD, e.g. 2024-06-01") from None
+        raise BadInput(parameter, f"{_shown(value)} is not {expected}") from None
 
 
-def _modifier(value: str | None, parameter: str = "modifier") -> str:
-    if not MODIFIER.match(value or ""):
-        raise BadInput(parameter, f"{value!r} is not a modifier: 2 letters or digits, e.g. 26 or TC")
-    return (value or "").upper()
+def _modifier(value, parameter: str = "modifier") -> str:
+    """None (absent) is no modifier."""
+    if value is None:
+        return ""
+    return _text(value, parameter, MODIFIER, "a modifier: 2 letters or digits, e.g. 26 or TC").group(0).upper()
 
 
-def _locality(value: str | None, parameter: str = "locality") -> tuple[str, str] | None:
-    if not value:
+def _locality(value, parameter: str = "locality") -> tuple[str, str] | None:
+    """None (absent) or an empty query parameter is national."""
+    if value is None or value == "":
         return None
-    m = LOCALITY.match(value)
-    if not m:
-        raise BadInput(parameter, f"{value!r} is not MAC:LOCALITY, e.g. 01182:18")
+    m = _text(value, parameter, LOCALITY, "MAC:LOCALITY, e.g. 01182:18")
     return m.group(1).zfill(5), m.group(2).zfill(2)
+
+
+def _units(value, parameter: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_UNITS:
+        raise BadInput(parameter, f"{_shown(value)} is not a whole number of units from 1 to {MAX_UNITS:,}")
+    return value
 
 
 def _rows(con, sql: str, params: list) -> list[dict]:
@@ -92,6 +118,7 @@ class Versions:
         self.lock = threading.Lock()
         self.current: tuple | None = None  # (identity, path) of the file now at self.db
         self.caches: dict[tuple[str, str], PaymentCache] = {}  # per (data version, manifest): never stale
+        self.opened: list = []  # every connection of every thread, to close at shutdown
         for old in self.db.parent.glob(f"{self.db.name}.serving-{os.getpid()}-*"):
             old.unlink(missing_ok=True)
 
@@ -119,7 +146,11 @@ class Versions:
             return self.caches.setdefault((name, sha), PaymentCache())
 
     def close(self) -> None:
+        """At shutdown (no request running): every connection closed, the hard link removed."""
         with self.lock:
+            for con in self.opened:
+                con.close()
+            self.opened.clear()
             if self.current and self.current[1] != self.db:
                 self.current[1].unlink(missing_ok=True)
             self.current = None
@@ -134,16 +165,22 @@ class Versions:
         if cache is None or cache[0] != identity:  # a publish swapped in a new file
             for con, _, _ in (cache[1].values() if cache else ()):
                 con.close()
+                with self.lock:
+                    self.opened.remove(con)
             cache = self.local.cache = (identity, {})
         if version not in cache[1]:
             try:
                 con = open_version(self._path(identity), version)
-            except UnknownVersionError as exc:
-                raise HTTPException(404, str(exc)) from None
+            except UnknownVersionError as exc:  # said without the server's file path
+                raise HTTPException(404, "no data version is published yet: run `cmsref build`" if version == "latest"
+                                    else f"unknown data version {exc.version!r}; published: "
+                                         f"{', '.join(exc.published) or 'none'}") from None
             name = con.execute("SELECT pinned_version()").fetchall()[0][0]
             sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?",
                               [name]).fetchall()[0][0]
             cache[1][version] = (con, name, sha)
+            with self.lock:
+                self.opened.append(con)
         return cache[1][version]
 
 
@@ -161,9 +198,38 @@ def create_app(db: Path) -> FastAPI:
                                      "and ASC indicators, MUEs and add-on code edits, with the source of every number.")
     versions = Versions(db)
 
+    app.add_middleware(BodyLimit)
+
     @app.exception_handler(BadInput)
     async def bad_input(request: Request, exc: BadInput):
-        return JSONResponse({"error": "bad input", "parameter": exc.parameter, "detail": exc.message}, status_code=400)
+        return JSONResponse({"error": "bad input", "parameter": exc.parameter, "detail": exc.message}, status_code=400,
+                            headers=exc.headers)
+
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        """Our 404s as FastAPI sends them ({"detail": ...}); the framework's own 400 (a body that is not JSON) names
+        the body like every other bad input."""
+        if exc.status_code == 400:
+            return JSONResponse({"error": "bad input", "parameter": "body", "detail": f"{exc.detail}: a JSON object "
+                                 "with a list `lines` is expected"}, status_code=400, headers=exc.headers)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def not_valid(request: Request, exc: RequestValidationError):
+        """FastAPI's own checks (a required parameter missing, a body that is not a JSON object) answer like ours:
+        400 naming the parameter, not 422."""
+        first = (exc.errors() or [{}])[0]
+        where = [str(p) for p in first.get("loc", ()) if p not in ("query", "path")]
+        parameter = ".".join(where) or "request"
+        detail = first.get("msg", "not valid")
+        if first.get("type") == "missing":
+            detail = "missing"
+        elif where[:1] == ["body"]:
+            detail = f"{detail}: a JSON object with a list `lines` is expected"
+        return JSONResponse({"error": "bad input", "parameter": parameter, "detail": detail}, status_code=400)
 
     @app.exception_handler(CmsrefError)
     async def cmsref_error(request: Request, exc: CmsrefError):
@@ -173,44 +239,62 @@ def create_app(db: Path) -> FastAPI:
         """The JSON answer with the headers of the version it was read from (`served`: the request's connection, its
         version and manifest; never looked up again, so a publish meanwhile cannot mix two versions)."""
         _, name, sha = served
-        headers = {"X-Cmsref-Version": name, "X-Cmsref-Manifest-Sha256": sha, "ETag": f'"{sha}"',
-                   "Cache-Control": "public, max-age=31536000, immutable" if version != "latest" else "no-cache"}
         return JSONResponse(_jsonable({"data_version": name, "manifest_sha256": sha, **body}), status_code=status,
-                            headers=headers)
+                            headers=version_headers(served, version))
 
-    @app.get("/api/versions")
+    def get(path: str, **kwargs):
+        """A GET route that answers HEAD too (headers only), as HTTP clients and caches expect."""
+        return app.api_route(path, methods=["GET", "HEAD"], **kwargs)
+
+    @get("/api/versions")
     def list_versions():
-        con, _, _ = versions.connection("latest")
+        served = con, _, _ = versions.connection("latest")
         out = _rows(con, "SELECT data_version, published_at, manifest_sha256, summary FROM meta.data_versions "
                          "ORDER BY seq", [])
         for v in out:
             v["releases"] = [r["release_id"] for r in _rows(
                 con, "SELECT DISTINCT release_id FROM meta.data_version_tables WHERE data_version = ? ORDER BY 1",
                 [v["data_version"]])]
-        return JSONResponse(_jsonable({"versions": out}), headers={"Cache-Control": "no-cache"})
+        return JSONResponse(_jsonable({"versions": out}), headers=version_headers(served, "latest"))
 
-    @app.get("/api/{version}/payment")
+    def check_locality(served: tuple, loc: tuple[str, str] | None, parameter: str, headers: dict | None = None):
+        """A MAC:locality must be in a GPCI file of the served version: anything else is bad input (a 400)."""
+        con, name, sha = served
+        known = versions.payments(name, sha).localities(con)
+        if loc is not None and loc not in known:
+            same_mac = sorted(lo for mac, lo in known if mac == loc[0])
+            hint = (f"MAC {loc[0]} has localities {', '.join(same_mac)}" if same_mac else
+                    f"no GPCI file has MAC {loc[0]} (MACs: {', '.join(sorted({mac for mac, _ in known}))})")
+            raise BadInput(parameter, f"'{loc[0]}:{loc[1]}' is not a MAC:locality of any GPCI file in data version "
+                                      f"{name}: {hint}", headers)
+
+    @get("/api/{version}/payment")
     def payment(version: str, hcpcs: str = Query(..., description="HCPCS / CPT code"),
                 date_of_service: str = Query(..., alias="date", description="YYYY-MM-DD"),
                 locality: str | None = Query(None, description="MAC:LOCALITY, e.g. 01182:18 (default: national)"),
                 modifier: str | None = Query(None, description="e.g. 26, TC (default: none)")):
         code, day, mod, loc = _hcpcs(hcpcs), _date(date_of_service), _modifier(modifier), _locality(locality)
         served = con, name, sha = versions.connection(version)
+        headers = version_headers(served, version)
+        check_locality(served, loc, "locality", headers)
         amounts = on(versions.payments(name, sha).windows(con, code, mod, loc), day)
         if not amounts:
             parameter, reason = explain_no_payment(con, code, day, mod, loc)
-            if parameter:  # a MAC or locality that does not exist is bad input, not missing data
-                raise BadInput(parameter, reason)
-            raise HTTPException(404, reason)
+            if parameter:  # a MAC or locality that does not exist on that date is bad input, not missing data
+                raise BadInput(parameter, reason, headers)
+            raise HTTPException(404, reason, headers=headers)
         return answer(served, version, {"hcpcs": code, "date": day, "modifier": mod,
                                         "locality": f"{loc[0]}:{loc[1]}" if loc else "national",
                                         "amounts": [{c: a[c] for c in (*SHOWN, *TRACED)} for a in amounts]})
 
-    @app.get("/api/{version}/codes/{hcpcs}")
+    @get("/api/{version}/codes/{hcpcs}")
     def code(version: str, hcpcs: str, date_of_service: str = Query(..., alias="date", description="YYYY-MM-DD")):
-        code, day = _hcpcs(hcpcs), _date(date_of_service)
+        code, day = _hcpcs(hcpcs, "hcpcs (path)"), _date(date_of_service)
         served = versions.connection(version)
         con = served[0]
+        if not code_in_effect(con, code, day):
+            raise HTTPException(404, f"{code} is in no table in effect on {day} in data version {served[1]}",
+                                headers=version_headers(served, version))
         p = [day, code]
         pfs = _rows(con, "SELECT * FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY modifier", p)
         opps = _rows(con, "SELECT * FROM opps_addendum_b_on(CAST(? AS DATE)) WHERE hcpcs = ?", p)
@@ -224,8 +308,6 @@ def create_app(db: Path) -> FastAPI:
             con, "SELECT DISTINCT addon_code FROM addon_edits_on(CAST(? AS DATE)) WHERE primary_code = ? ORDER BY 1", p)]
         status = _rows(con, "SELECT * FROM code_status(?, CAST(? AS DATE))", [code, day])
         national = on(versions.payments(*served[1:]).windows(con, code), day) if pfs else []
-        if not (pfs or opps or asc or mue or addon or primary_of):
-            raise HTTPException(404, f"{code} is in no table in effect on {day} in this data version")
         return answer(served, version, {"hcpcs": code, "date": day, "settings": status, "pfs": pfs,
                                 "pfs_national_payment": national, "opps": opps, "asc": asc, "mue": mue,
                                 "addon_primaries": addon, "primary_of_addon_codes": primary_of})
@@ -244,26 +326,26 @@ def create_app(db: Path) -> FastAPI:
             where = f"lines[{i}]"
             if not isinstance(line, dict):
                 raise BadInput(where, "each line is an object")
-            units = line.get("units", 1)
-            if not isinstance(units, int) or units < 1:
-                raise BadInput(f"{where}.units", f"{units!r} is not a positive whole number")
+            unknown = sorted(set(line) - LINE_FIELDS)
+            if unknown:  # a misspelt field would otherwise be a default taken silently (e.g. 1 unit)
+                raise BadInput(f"{where}.{unknown[0][:40]}",
+                               f"unknown field; a line has {', '.join(sorted(LINE_FIELDS))}")
+            units = _units(line.get("units", 1), f"{where}.units")
             setting = line.get("setting", "non_facility")
             if setting not in ("facility", "non_facility"):
-                raise BadInput(f"{where}.setting", f"{setting!r} is not facility or non_facility")
+                raise BadInput(f"{where}.setting", f"{_shown(setting)} is not facility or non_facility")
             service = line.get("service_type", "practitioner")
             if service not in ("practitioner", "outpatient_hospital", "dme"):
-                raise BadInput(f"{where}.service_type", f"{service!r} is not practitioner, outpatient_hospital or dme")
+                raise BadInput(f"{where}.service_type", f"{_shown(service)} is not practitioner, outpatient_hospital or dme")
             loc = _locality(line.get("locality"), f"{where}.locality")
-            rows.append((i + 1, _hcpcs(line.get("hcpcs", ""), f"{where}.hcpcs"),
+            rows.append((i + 1, _hcpcs(line.get("hcpcs"), f"{where}.hcpcs"),
                          _modifier(line.get("modifier"), f"{where}.modifier"), units,
                          _date(line.get("date_of_service"), f"{where}.date_of_service"),
                          loc[0] if loc else None, loc[1] if loc else None, setting, service))
         served = con, name, sha = versions.connection(version)
-        known = versions.payments(name, sha).localities(con)
         for line_no, *_, mac, loc, _, _ in rows:
-            if mac is not None and (mac, loc) not in known:
-                raise BadInput(f"lines[{line_no - 1}].locality", f"'{mac}:{loc}' is not a MAC:locality of any GPCI "
-                               f"file in data version {name}")
+            check_locality(served, (mac, loc) if mac else None, f"lines[{line_no - 1}].locality",
+                           version_headers(served, version))
         import polars as pl
 
         frame = pl.DataFrame(rows, orient="row", schema={
@@ -313,53 +395,62 @@ ORDER BY l.line_no""", [])
 
     from cmsref import pages
 
-    @app.get("/", response_class=HTMLResponse)
+    @get("/", response_class=HTMLResponse)
     def index():
         con, _, _ = versions.connection("latest")
         return pages.index_page(con, _rows)
 
-    @app.get("/code")
+    @get("/code")
     def code_search(hcpcs: str = Query(...), date_of_service: str = Query(..., alias="date"),
                     locality: str | None = Query(None)):
         code, day, loc = _hcpcs(hcpcs), _date(date_of_service), _locality(locality)
+        check_locality(versions.connection("latest"), loc, "locality")
         query = f"date={day}" + (f"&locality={loc[0]}:{loc[1]}" if loc else "")
         return RedirectResponse(f"/code/{code}?{query}", status_code=303)
 
-    @app.get("/code/{hcpcs}", response_class=HTMLResponse)
+    @get("/code/{hcpcs}", response_class=HTMLResponse)
     def code_page(hcpcs: str, date_of_service: str = Query(..., alias="date"), locality: str | None = Query(None),
                   version: str = Query("latest")):
-        code, day, loc = _hcpcs(hcpcs), _date(date_of_service), _locality(locality)
-        con, name, sha = versions.connection(version)
-        return pages.code_page(con, name, sha, code, day, loc, _rows)
+        code, day, loc = _hcpcs(hcpcs, "hcpcs (path)"), _date(date_of_service), _locality(locality)
+        served = con, name, sha = versions.connection(version)
+        headers = version_headers(served, version)
+        check_locality(served, loc, "locality", headers)
+        if not code_in_effect(con, code, day):
+            return HTMLResponse(pages.not_found_page(code, day, f"{code} is in no table in effect on {day} in data "
+                                                                f"version {name}"), status_code=404, headers=headers)
+        return HTMLResponse(pages.code_page(con, name, sha, code, day, loc, _rows), headers=headers)
 
-    @app.get("/source/{sha256}", response_class=HTMLResponse)
+    @get("/source/{sha256}", response_class=HTMLResponse)
     def source(sha256: str, row: int | None = Query(None)):
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             raise BadInput("sha256", f"{sha256!r} is not a SHA-256 (64 hexadecimal digits)")
         con, _, _ = versions.connection("latest")
         return pages.source_page(con, sha256, row, _rows)
 
-    @app.get("/notes/{version}", response_class=HTMLResponse)
+    @get("/notes/{version}", response_class=HTMLResponse)
     def notes(version: str):
         from warehouse.diff import release_notes
 
-        con, _, _ = versions.connection("latest")
+        con, latest, _ = versions.connection("latest")
+        version = latest if version == "latest" else version
         try:
             return pages.notes_page(release_notes(con, version), version)
         except CmsrefError as exc:
             raise HTTPException(404, str(exc)) from None
 
-    @app.get("/diff", response_class=HTMLResponse)
+    @get("/diff", response_class=HTMLResponse)
     def diff_versions(a: str = Query(...), b: str = Query(...)):
-        from warehouse.diff import diff
+        from warehouse.diff import UnknownLabel, diff
 
         con, _, _ = versions.connection("latest")
         try:
             return pages.diff_page(diff(con, a, b), a, b)
-        except CmsrefError as exc:
-            raise HTTPException(404, str(exc)) from None
+        except UnknownLabel as exc:
+            raise BadInput("a" if exc.label == a else "b", str(exc)) from None
+        except CmsrefError as exc:  # two labels that cannot be compared: the second does not fit the first
+            raise BadInput("b", str(exc)) from None
 
-    @app.get("/reports/{release_id:path}")
+    @get("/reports/{release_id:path}")
     def report(release_id: str):
         con, _, _ = versions.connection("latest")
         found = next(iter(con.execute("SELECT validation FROM meta.releases WHERE release_id = ?",
@@ -370,6 +461,69 @@ ORDER BY l.line_no""", [])
         return FileResponse(path, media_type="text/html")
 
     return app
+
+
+def version_headers(served: tuple, version: str) -> dict:
+    """The headers naming what answered: the resolved data version and its manifest; a pinned version's answers
+    never change (cacheable forever), `latest` must be asked again."""
+    _, name, sha = served
+    return {"X-Cmsref-Version": name, "X-Cmsref-Manifest-Sha256": sha, "ETag": f'"{sha}"',
+            "Cache-Control": "public, max-age=31536000, immutable" if version != "latest" else "no-cache"}
+
+
+class BodyLimit:
+    """Refuse a request body over MAX_BODY_BYTES with a 413, by its Content-Length before reading it, or while
+    reading a body sent without one: the server never holds more than that of one request."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            if length.isdigit() and int(length) <= 16 * MAX_BODY_BYTES:
+                await _drain(receive)  # read and dropped, so that the client, still sending, hears the 413
+            return await _too_large(send)
+        seen, too_large = 0, False
+
+        async def counted():
+            nonlocal seen, too_large
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > MAX_BODY_BYTES:  # the app sees the client gone; its answer is replaced by the 413
+                too_large = True
+                return {"type": "http.disconnect"}
+            return message
+
+        async def unless_too_large(message):
+            if not too_large:
+                await send(message)
+
+        try:
+            await self.app(scope, counted, unless_too_large)
+        except Exception:
+            if not too_large:
+                raise
+        if too_large:
+            await _drain(receive)
+            await _too_large(send)
+
+
+async def _drain(receive) -> None:
+    message = {"more_body": True}
+    while message.get("more_body") and message.get("type", "http.request") == "http.request":
+        message = await receive()
+
+
+async def _too_large(send) -> None:
+    body = json.dumps({"error": "bad input", "parameter": "body",
+                       "detail": f"the request body is over {MAX_BODY_BYTES // 2**20} MiB (at most {MAX_LINES:,} "
+                                 f"lines per request)"}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _jsonable(value):

@@ -23,7 +23,11 @@ from warehouse.views import create_pinned_views
 
 
 class UnknownVersionError(CmsrefError):
-    """The asked data version was never published."""
+    """The asked data version was never published. `published`: the versions that were."""
+
+    def __init__(self, message: str, version: str = "", published: list[str] | None = None):
+        super().__init__(message)
+        self.version, self.published = version, published or []
 
 
 def versions(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -39,11 +43,11 @@ def open_version(path: str | Path, version: str = "latest", *, expected_manifest
         known = versions(con)
         if version == "latest":
             if not known:
-                raise UnknownVersionError(f"{path} has no published data version yet")
+                raise UnknownVersionError(f"{path} has no published data version yet", version)
             version = known[-1]
         elif version not in known:
             raise UnknownVersionError(f"unknown data version {version!r} in {path}; published: "
-                                      f"{', '.join(known) or 'none'}")
+                                      f"{', '.join(known) or 'none'}", version, known)
         if expected_manifest_sha256:
             actual = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?",
                                  [version]).fetchall()[0][0]

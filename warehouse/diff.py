@@ -37,6 +37,14 @@ def _versions(con) -> list[str]:
     return [r[0] for r in con.execute("SELECT data_version FROM meta.data_versions ORDER BY seq").fetchall()]
 
 
+class UnknownLabel(CmsrefError):
+    """A label that names no data version and no single period; `label` says which of the two compared it was."""
+
+    def __init__(self, label: str, message: str):
+        super().__init__(message)
+        self.label = label
+
+
 def _period(con, label: str) -> tuple[str, str, object]:
     """(dataset, release_id, effective_from) of a period of the latest data version ("2024B" or "pfs:2024B")."""
     dataset, _, period = label.rpartition(":")
@@ -47,11 +55,11 @@ def _period(con, label: str) -> tuple[str, str, object]:
         "AND upper(period) = ?" + (" AND dataset = ?" if dataset else "") + " GROUP BY ALL",
         [latest, period.upper()] + ([dataset] if dataset else [])).fetchall()
     if not rows:
-        raise CmsrefError(f"{label!r} is neither a data version ({', '.join(versions) or 'none'}) nor a period in the "
-                          f"latest data version")
+        raise UnknownLabel(label, f"{label!r} is neither a data version ({', '.join(versions) or 'none'}) nor a period "
+                                  f"in the latest data version")
     if len(rows) > 1:
-        raise CmsrefError(f"period {period!r} is in several datasets ({', '.join(r[0] for r in rows)}): write it "
-                          f"as dataset:period, e.g. {rows[0][0]}:{period}")
+        raise UnknownLabel(label, f"period {period!r} is in several datasets ({', '.join(r[0] for r in rows)}): "
+                                  f"write it as dataset:period, e.g. {rows[0][0]}:{period}")
     return rows[0]
 
 

@@ -86,6 +86,20 @@ class PaymentCache:
         return [dict(zip(COLUMNS, r)) for r in rows]
 
 
+# the tables a code can be in on a date of service, as (macro, code column)
+CODE_TABLES = (("pfs_rvu_on", "hcpcs"), ("opps_addendum_b_on", "hcpcs"), ("asc_addendum_aa_on", "hcpcs"),
+               ("asc_addendum_bb_on", "hcpcs"), ("mue_on", "hcpcs"), ("addon_edits_on", "addon_code"),
+               ("addon_edits_on", "primary_code"))
+
+
+def code_in_effect(con, hcpcs: str, day: str) -> bool:
+    """Whether any table has a row of the code in effect on the date (the API's /codes and the code page answer 404
+    when none has)."""
+    sql = " OR ".join(f"EXISTS (SELECT 1 FROM {macro}(CAST(? AS DATE)) WHERE {column} = ?)"
+                      for macro, column in CODE_TABLES)
+    return con.execute(f"SELECT {sql}", [v for _ in CODE_TABLES for v in (day, hcpcs)]).fetchall()[0][0]
+
+
 def explain_no_payment(con, hcpcs: str, day: str, modifier: str = "", locality: tuple[str, str] | None = None
                        ) -> tuple[str | None, str]:
     """Why there is no amount: which of date window, code, modifier, locality or GPCI is missing, and what exists.

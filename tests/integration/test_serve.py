@@ -155,24 +155,85 @@ def test_claim_lines_in_one_request(server):
 
 @pytest.mark.parametrize("path, status, parameter", [
     ("/api/latest/payment?hcpcs=3725&date=2024-06-01", 400, "hcpcs"),
+    ("/api/latest/payment?hcpcs=37252%0A&date=2024-06-01", 400, "hcpcs"),  # a trailing newline is not a code
     ("/api/latest/payment?hcpcs=37252&date=2024-13-45", 400, "date"),
+    ("/api/latest/payment?hcpcs=37252&date=2024-W23-6", 400, "date"),  # ISO week dates are not YYYY-MM-DD
+    ("/api/latest/payment?hcpcs=37252&date=20240601", 400, "date"),
+    ("/api/latest/payment?hcpcs=37252", 400, "date"),  # missing: 400, not the framework's 422
     ("/api/latest/payment?hcpcs=37252&date=2024-06-01&locality=01182", 400, "locality"),
+    ("/api/latest/payment?hcpcs=99999&date=2019-06-01&locality=99999:99", 400, "locality"),  # checked first
     ("/api/latest/payment?hcpcs=37252&date=2024-06-01&modifier=TCX", 400, "modifier"),
+    ("/api/latest/payment?hcpcs=37252&date=2024-06-01&modifier=26%0A", 400, "modifier"),
     ("/api/latest/codes/37252?date=June", 400, "date"),
+    ("/api/latest/codes/37252", 400, "date"),
+    ("/code/37252?date=2024-06-01&locality=99999:99", 400, "locality"),
+    ("/code?hcpcs=37252&date=2024-06-01&locality=99999:99", 400, "locality"),
+    ("/diff?a=2024B", 400, "b"),
+    ("/diff?a=zzz&b=2024B", 400, "a"),
+    ("/source/" + "a" * 64 + "?row=abc", 400, "row"),
 ])
 def test_bad_input_is_a_400_naming_the_parameter(server, path, status, parameter):
     got, _, body = get(server + path)
     assert got == status and body["parameter"] == parameter and body["detail"]
 
 
+@pytest.mark.parametrize("line, parameter", [
+    ({"hcpcs": 37252}, "lines[0].hcpcs"), ({"hcpcs": ["37252"]}, "lines[0].hcpcs"), ({"hcpcs": "37252\n"},
+                                                                                      "lines[0].hcpcs"),
+    ({"modifier": 26}, "lines[0].modifier"), ({"modifier": 0}, "lines[0].modifier"),
+    ({"date_of_service": 20240601}, "lines[0].date_of_service"), ({"locality": 1182}, "lines[0].locality"),
+    ({"locality": 0}, "lines[0].locality"), ({"locality": {"mac": "01182"}}, "lines[0].locality"),
+    ({"units": True}, "lines[0].units"), ({"units": 2**31}, "lines[0].units"), ({"units": 1.5}, "lines[0].units"),
+    ({"units": "3"}, "lines[0].units"), ({"unit": 3}, "lines[0].unit"),  # a misspelt field is not a default
+    ({"locality": "01182:99"}, "lines[0].locality"), ({"hcpcs": None}, "lines[0].hcpcs"),
+])
+def test_a_claim_line_of_the_wrong_type_is_a_400_naming_its_field(server, line, parameter):
+    good = {"hcpcs": "37252", "units": 1, "date_of_service": "2024-06-01"}
+    status, _, body = get(f"{server}/api/latest/lines", {"lines": [{**good, **line}]})
+    assert (status, body["parameter"]) == (400, parameter) and len(body["detail"]) < 200, body
+
+
+def raw(url, data: bytes | None, method="POST") -> tuple[int, object, bytes]:
+    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+def test_bodies_that_are_not_a_lines_object_or_too_large_are_refused_without_echoing_them(server):
+    for data in (b"[1]", b'"x"', b"", b"\xff\xfe\x00"):
+        status, _, body = raw(f"{server}/api/latest/lines", data)
+        assert status == 400 and json.loads(body)["parameter"] == "body", (data, body)
+    status, _, body = raw(f"{server}/api/latest/lines", b'{"lines": [' + b"1," * 9_000_000 + b"1]}")  # 18 MB
+    assert status == 413 and json.loads(body)["parameter"] == "body" and len(body) < 300
+    huge = json.dumps({"lines": [{"hcpcs": "A" * 5_000_000, "date_of_service": "2024-06-01"}]}).encode()
+    status, _, body = raw(f"{server}/api/latest/lines", huge)
+    assert status == 400 and len(body) < 300  # the value is not sent back
+
+
+def test_head_and_the_version_headers_of_every_answer(server):
+    status, headers, body = raw(f"{server}/api/versions", None, "HEAD")
+    assert status == 200 and body == b"" and headers["X-Cmsref-Version"] == "2026.2"
+    _, headers, _ = raw(f"{server}/code/37252?date=2024-06-01&version=2026.2", None, "GET")
+    assert headers["X-Cmsref-Version"] == "2026.2" and "immutable" in headers["Cache-Control"]
+    status, headers, _ = raw(f"{server}/api/2026.2/payment?hcpcs=99999&date=2024-06-01", None, "GET")
+    assert status == 404 and headers["ETag"].strip('"') == headers["X-Cmsref-Manifest-Sha256"]
+
+
 def test_unknown_version_or_code_is_a_404_and_an_unknown_locality_a_400_that_explain(server):
     status, _, body = get(f"{server}/api/1999.1/payment?hcpcs=37252&date=2024-06-01")
-    assert status == 404 and "unknown data version '1999.1'" in body["detail"]
+    assert status == 404 and body["detail"] == "unknown data version '1999.1'; published: 2026.2"  # no file path
+    status, text = fetch(f"{server}/code/99999?date=2024-06-01")
+    assert status == 404 and "99999 is in no table in effect on 2024-06-01" in text and '<form action="/code"' in text
+    status, text = fetch(f"{server}/notes/latest")
+    assert status == 200 and "2026.2" in text
     status, _, body = get(f"{server}/api/latest/payment?hcpcs=37252&date=2024-06-01&locality=01182:99")
     assert status == 400 and body["parameter"] == "locality"  # a locality that does not exist is bad input
-    assert "MAC 01182 has no locality 99 in 2024B (its localities: 17 " in body["detail"]
+    assert "in data version 2026.2: MAC 01182 has localities 17, 18, 26, 71" in body["detail"]
     status, _, body = get(f"{server}/api/latest/payment?hcpcs=37252&date=2024-06-01&locality=99999:01")
-    assert status == 400 and body["parameter"] == "locality" and "no MAC 99999" in body["detail"]
+    assert status == 400 and body["parameter"] == "locality" and "no GPCI file has MAC 99999" in body["detail"]
     status, _, body = get(f"{server}/api/latest/payment?hcpcs=37252&date=2019-06-01&locality=01182:18")
     assert status == 404 and "no loaded PFS release covers that date" in body["detail"]
     status, _, body = get(f"{server}/api/latest/codes/ZZZZZ?date=2024-06-01")
