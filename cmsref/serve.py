@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import threading
 from datetime import date
 from pathlib import Path
@@ -107,37 +108,60 @@ class Versions:
     """Read-only connections per worker thread, keyed by the warehouse file's identity and the data version.
 
     A publish renames a new file over the warehouse while threads still read the old one. DuckDB keeps one database
-    per resolved path, so a thread connecting by the warehouse's name could be handed the replaced file. Each file the
-    server reads is therefore opened through a hard link of its own (`<file>.serving-<pid>-<inode>`, removed when
-    the next file appears): a new file is a new path. Where no link can be made (a read-only folder), the warehouse's
-    own name is used."""
+    per resolved path (symbolic links resolved), so a thread connecting by the warehouse's name would be handed the
+    replaced file as long as any connection to it is open. Each file the server reads is therefore opened under a
+    path of its own: a hard link `<file>.serving-<pid>-<token>-<inode>` beside it, or where no link can be made (a
+    read-only folder, another user's file under protected_hardlinks) a private copy in a temporary folder. The path
+    is removed when the next file appears and at shutdown; links left by a server that was killed are removed when
+    the next one starts (each holds a whole old warehouse on disk)."""
 
     def __init__(self, db: Path):
         self.db = Path(db)
+        self.token = f"{os.getpid()}-{secrets.token_hex(4)}"  # two servers of one process never share a path
         self.local = threading.local()
         self.lock = threading.Lock()
         self.current: tuple | None = None  # (identity, path) of the file now at self.db
+        self.copies: Path | None = None  # the temporary folder of private copies, made when first needed
         self.caches: dict[tuple[str, str], PaymentCache] = {}  # per (data version, manifest): never stale
         self.opened: list = []  # every connection of every thread, to close at shutdown
-        for old in self.db.parent.glob(f"{self.db.name}.serving-{os.getpid()}-*"):
-            old.unlink(missing_ok=True)
+        remove_orphan_links(self.db)
 
-    def _path(self, identity) -> Path:
+    def _path(self, identity) -> Path | None:
+        """The path this server reads the file of `identity` through, made on first use; None when the file at the
+        warehouse's name is no longer that one (swapped again meanwhile: the caller looks again)."""
         with self.lock:
-            if self.current is None or self.current[0] != identity:
-                link = self.db.with_name(f"{self.db.name}.serving-{os.getpid()}-{identity[0]}")
-                try:
-                    link.unlink(missing_ok=True)
-                    os.link(self.db, link)
-                    if link.stat().st_ino != identity[0]:  # swapped again meanwhile: read it on the next request
-                        link.unlink()
-                        return self.db
-                except OSError:
-                    link = self.db
-                old, self.current = self.current, (identity, link)
-                if old and old[1] not in (self.db, link):
-                    old[1].unlink(missing_ok=True)  # open connections keep reading the file they opened
-            return self.current[1]
+            if self.current is not None and self.current[0] == identity:
+                return self.current[1]
+            link = self.db.with_name(f"{self.db.name}.serving-{self.token}-{identity[0]}")
+            try:
+                link.unlink(missing_ok=True)
+                os.link(self.db, link)
+            except OSError:
+                link = self._copy(identity)
+            else:
+                if link.stat().st_ino != identity[0]:
+                    link.unlink()
+                    link = None
+            if link is None:
+                return None
+            old, self.current = self.current, (identity, link)
+            if old:
+                old[1].unlink(missing_ok=True)  # open connections keep reading the file they opened
+            return link
+
+    def _copy(self, identity) -> Path | None:
+        import shutil
+        import tempfile
+
+        if self.copies is None:
+            self.copies = Path(tempfile.mkdtemp(prefix="cmsref-serve-"))
+        target = self.copies / f"{identity[0]}.duckdb"
+        with open(self.db, "rb") as src:
+            if os.fstat(src.fileno()).st_ino != identity[0]:
+                return None
+            with open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+        return target
 
     def payments(self, name: str, sha: str) -> PaymentCache:
         """The payment cache of a published data version (its name and manifest): shared by every thread and kept
@@ -146,42 +170,71 @@ class Versions:
             return self.caches.setdefault((name, sha), PaymentCache())
 
     def close(self) -> None:
-        """At shutdown (no request running): every connection closed, the hard link removed."""
+        """At shutdown (no request running): every connection closed, the link or copy removed."""
+        import shutil
+
         with self.lock:
             for con in self.opened:
                 con.close()
             self.opened.clear()
-            if self.current and self.current[1] != self.db:
+            if self.current:
                 self.current[1].unlink(missing_ok=True)
             self.current = None
+            if self.copies is not None:
+                shutil.rmtree(self.copies, ignore_errors=True)
 
     def connection(self, version: str):
-        try:
-            stat = os.stat(self.db)
-        except FileNotFoundError:
-            raise HTTPException(503, f"no warehouse at {self.db}: run `cmsref build` first") from None
-        identity = (stat.st_ino, stat.st_mtime_ns)
         cache = getattr(self.local, "cache", None)
+        for _ in range(5):
+            try:
+                stat = os.stat(self.db)
+            except FileNotFoundError:
+                raise HTTPException(503, f"no warehouse at {self.db.name}: run `cmsref build` first") from None
+            identity = (stat.st_ino, stat.st_mtime_ns)
+            if cache is not None and cache[0] == identity and version in cache[1]:
+                return cache[1][version]
+            path = self._path(identity)
+            if path is not None:
+                break
+        else:
+            raise HTTPException(503, "the warehouse file was replaced five times while opening it: ask again")
         if cache is None or cache[0] != identity:  # a publish swapped in a new file
             for con, _, _ in (cache[1].values() if cache else ()):
                 con.close()
                 with self.lock:
                     self.opened.remove(con)
             cache = self.local.cache = (identity, {})
-        if version not in cache[1]:
-            try:
-                con = open_version(self._path(identity), version)
-            except UnknownVersionError as exc:  # said without the server's file path
-                raise HTTPException(404, "no data version is published yet: run `cmsref build`" if version == "latest"
-                                    else f"unknown data version {exc.version!r}; published: "
-                                         f"{', '.join(exc.published) or 'none'}") from None
-            name = con.execute("SELECT pinned_version()").fetchall()[0][0]
-            sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?",
-                              [name]).fetchall()[0][0]
-            cache[1][version] = (con, name, sha)
-            with self.lock:
-                self.opened.append(con)
+        try:
+            con = open_version(path, version)
+        except UnknownVersionError as exc:  # said without the server's file path
+            raise HTTPException(404, "no data version is published yet: run `cmsref build`" if version == "latest"
+                                else f"unknown data version {exc.version!r}; published: "
+                                     f"{', '.join(exc.published) or 'none'}") from None
+        with self.lock:
+            self.opened.append(con)
+        name = con.execute("SELECT pinned_version()").fetchall()[0][0]
+        sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?",
+                          [name]).fetchall()[0][0]
+        cache[1][version] = (con, name, sha)
         return cache[1][version]
+
+
+def remove_orphan_links(db: Path) -> None:
+    """Remove `<db>.serving-<pid>-...` links whose server process is gone (killed, crashed)."""
+    for link in db.parent.glob(f"{db.name}.serving-*"):
+        pid = link.name.rsplit(".serving-", 1)[1].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            link.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def create_app(db: Path) -> FastAPI:

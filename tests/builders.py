@@ -239,3 +239,35 @@ def two_row_header_table(nonfac_52: str = "$927*") -> Table:
         ["+37252", DESC_52, "1.80", "2.59", "$86", nonfac_52],
         ["+37253", DESC_53, "1.44", "2.06", "$69", "$170"],
     ], spans=[((0, 0), (3, 0)), ((4, 0), (5, 0))], widths=[50, 200, 45, 45, 60, 60])
+
+
+# ------------------------------------------------------------------------------------- a tiny PFS release
+# one code (37252: work 1.80 by default, PE 0.44 / 25.70, MP 0.35, CF 33.2875), published straight through
+# warehouse.publish: for tests of publishing and serving that need versions, not CMS's files
+def rvu_frame(sha: str, work: str):
+    import polars as pl
+
+    from warehouse.schema import TABLES
+
+    cols = {c.name: [None] for c in TABLES["pfs_rvu"].columns}
+    cols.update(hcpcs=["37252"], modifier=[""], status_code=["A"], work_rvu=[work], facility_pe_rvu=["0.44"],
+                non_facility_pe_rvu=["25.70"], mp_rvu=["0.35"], conversion_factor=["33.2875"])
+    frame = pl.DataFrame(cols, schema={c: pl.String for c in cols})
+    return frame.with_columns(source_sha256=pl.lit(sha), source_row=pl.lit(11, dtype=pl.Int64))
+
+
+def built(period: str, eff, sha: str, work="1.80", stated_to=None):
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    import polars as pl
+
+    from extract.fetch import SourceFile
+    from warehouse.publish import BuiltRelease
+
+    src = SourceFile("pprrvu", "all", Path(f"/x/{sha}.csv"), f"file:///x/{sha}.csv", None, f"PPRRVU{period}.csv",
+                     10, sha, None, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    cf = pl.DataFrame({"kind": ["physician"], "variant": ["all"], "conversion_factor": [Decimal("33.2875")],
+                       "source_field": ["CONV FACTOR column"], "source_sha256": [sha], "source_row": [11]})
+    return BuiltRelease("pfs", period, eff, stated_to, None, [src],
+                        {"pfs_rvu": rvu_frame(sha, work), "conversion_factor": cf}, {"success": True})

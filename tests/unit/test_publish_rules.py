@@ -1,36 +1,17 @@
 """Version and effective-window rules of warehouse/publish.py, on tiny tables built in code."""
 
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import polars as pl
 import pytest
 
 from cmsref.errors import PublishError
-from extract.fetch import SourceFile
+from tests.builders import built
 from tests.conftest import snapshot
-from warehouse.publish import BuiltRelease, build_lock, publish
-from warehouse.schema import TABLES
+from warehouse.publish import build_lock, publish
 from warehouse.views import create_pinned_views
-
-
-def rvu_frame(sha: str, work: str) -> pl.DataFrame:
-    cols = {c.name: [None] for c in TABLES["pfs_rvu"].columns}
-    cols.update(hcpcs=["37252"], modifier=[""], status_code=["A"], work_rvu=[work], facility_pe_rvu=["0.44"],
-                non_facility_pe_rvu=["25.70"], mp_rvu=["0.35"], conversion_factor=["33.2875"])
-    frame = pl.DataFrame(cols, schema={c: pl.String for c in cols})
-    return frame.with_columns(source_sha256=pl.lit(sha), source_row=pl.lit(11, dtype=pl.Int64))
-
-
-def built(period: str, eff: date, sha: str, work="1.80", stated_to=None) -> BuiltRelease:
-    src = SourceFile("pprrvu", "all", Path(f"/x/{sha}.csv"), f"file:///x/{sha}.csv", None, f"PPRRVU{period}.csv",
-                     10, sha, None, datetime(2026, 1, 1, tzinfo=timezone.utc))
-    cf = pl.DataFrame({"kind": ["physician"], "variant": ["all"], "conversion_factor": [Decimal("33.2875")],
-                       "source_field": ["CONV FACTOR column"], "source_sha256": [sha], "source_row": [11]})
-    return BuiltRelease("pfs", period, eff, stated_to, None, [src],
-                        {"pfs_rvu": rvu_frame(sha, work), "conversion_factor": cf}, {"success": True})
 
 
 def windows(db, version):
