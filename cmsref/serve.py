@@ -38,7 +38,7 @@ MODIFIER = re.compile(r"([0-9A-Za-z]{2})?")
 LOCALITY = re.compile(r"(\d{1,5}):(\d{1,2})")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_LINES = 20_000
-LINE_FIELDS = {"hcpcs", "modifier", "units", "date_of_service", "locality", "setting", "service_type"}
+LINE_FIELDS = {"claim", "hcpcs", "modifier", "units", "date_of_service", "locality", "setting", "service_type", "qp"}
 MAX_UNITS = 2**31 - 1
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 20,000 lines of ~200 bytes, with room; a larger body is refused unread
 
@@ -391,20 +391,28 @@ def create_app(db: Path) -> FastAPI:
             if service not in ("practitioner", "outpatient_hospital", "dme"):
                 raise BadInput(f"{where}.service_type", f"{_shown(service)} is not practitioner, outpatient_hospital or dme")
             loc = _locality(line.get("locality"), f"{where}.locality")
-            rows.append((i + 1, _hcpcs(line.get("hcpcs"), f"{where}.hcpcs"),
+            claim, qp = line.get("claim"), line.get("qp", False)
+            if claim is not None and not (isinstance(claim, str) and 0 < len(claim) <= 64):
+                raise BadInput(f"{where}.claim", f"{_shown(claim)} is not a claim identifier: text of 1 to 64 "
+                                                 f"characters (lines with the same claim are judged together)")
+            if not isinstance(qp, bool):
+                raise BadInput(f"{where}.qp", f"{_shown(qp)} is not true or false (true: the qualifying APM "
+                                              f"participant conversion factor where a year has two)")
+            rows.append((i + 1, claim, _hcpcs(line.get("hcpcs"), f"{where}.hcpcs"),
                          _modifier(line.get("modifier"), f"{where}.modifier"), units,
                          _date(line.get("date_of_service"), f"{where}.date_of_service"),
-                         loc[0] if loc else None, loc[1] if loc else None, setting, service))
+                         loc[0] if loc else None, loc[1] if loc else None, setting, service, qp))
         served = con, name, sha = versions.connection(version)
-        for line_no, *_, mac, loc, _, _ in rows:
+        for line_no, *_, mac, loc, _, _, _ in rows:
             check_locality(served, (mac, loc) if mac else None, f"lines[{line_no - 1}].locality",
                            version_headers(served, version))
         import polars as pl
 
         frame = pl.DataFrame(rows, orient="row", schema={
-            "line_no": pl.Int32, "hcpcs": pl.String, "modifier": pl.String, "units": pl.Int32,
-            "date_of_service": pl.String, "mac": pl.String, "locality": pl.String, "setting": pl.String,
-            "service_type": pl.String}).with_columns(pl.col("date_of_service").str.to_date())
+            "line_no": pl.Int32, "claim_id": pl.String, "hcpcs": pl.String, "modifier": pl.String,
+            "units": pl.Int32, "date_of_service": pl.String, "mac": pl.String, "locality": pl.String,
+            "setting": pl.String, "service_type": pl.String, "qp": pl.Boolean,
+        }).with_columns(pl.col("date_of_service").str.to_date())
         con.register("incoming_lines", frame.to_arrow())  # values as data, never as SQL text
         try:
             con.execute("CREATE OR REPLACE TEMP TABLE claim_lines AS SELECT * FROM incoming_lines")
@@ -412,30 +420,11 @@ def create_app(db: Path) -> FastAPI:
             con.unregister("incoming_lines")
         try:
             result = _rows(con, """
-WITH payment AS (  -- only the codes on the lines: the view computes nothing else
-  SELECT * FROM pfs_payment WHERE hcpcs IN (SELECT hcpcs FROM claim_lines) AND cf_variant IN ('all', 'non_qp')),
-priced AS (  -- national rows have no MAC or locality, like a line without a locality
-  SELECT l.line_no, min(p.amount) AS pfs_amount, min(p.period) AS pfs_period, count(p.amount) AS priced_rows
-  FROM claim_lines l LEFT JOIN payment p ON p.hcpcs = l.hcpcs AND p.modifier = l.modifier
-   AND p.setting = l.setting AND in_effect(l.date_of_service, p.effective_from, p.effective_to)
-   AND coalesce(p.mac, '') = coalesce(l.mac, '') AND coalesce(p.locality, '') = coalesce(l.locality, '')
-  GROUP BY l.line_no),
-rvu AS (SELECT hcpcs, modifier, effective_from, effective_to FROM pfs_rvu
-        WHERE hcpcs IN (SELECT hcpcs FROM claim_lines)),
-windows AS (SELECT DISTINCT effective_from, effective_to FROM pfs_rvu)
-SELECT l.line_no, l.hcpcs, l.modifier, l.units, l.date_of_service, l.setting,
-       coalesce(l.mac || ':' || l.locality, 'national') AS locality, pr.pfs_amount, pr.pfs_period,
-       CASE WHEN pr.pfs_amount IS NOT NULL THEN 'priced'
-            WHEN NOT EXISTS (SELECT 1 FROM windows w WHERE in_effect(l.date_of_service, w.effective_from,
-                                                                    w.effective_to))
-              THEN 'no data: no PFS release covers the date of service'
-            WHEN NOT EXISTS (SELECT 1 FROM rvu r WHERE r.hcpcs = l.hcpcs AND r.modifier = l.modifier
-                             AND in_effect(l.date_of_service, r.effective_from, r.effective_to))
-              THEN 'code and modifier not in the PFS release in effect'
-            ELSE 'no GPCI of the locality in effect on the date of service' END AS pfs_status,
+SELECT l.line_no, l.claim_id AS claim, l.hcpcs, l.modifier, l.units, l.date_of_service, l.setting, p.locality,
+       l.qp, p.pfs_amount, p.pfs_period, p.pfs_status_code, p.pfs_cf_variant, p.pfs_status,
        m.mue_period, m.mue_value, m.mai, m.units_compared, m.status AS mue_status,
        a.aoc_period, a.edit_type AS addon_edit_type, a.primaries_on_claim, a.status AS addon_status
-FROM claim_lines l JOIN priced pr USING (line_no)
+FROM claim_lines l JOIN pfs_check('claim_lines') p USING (line_no)
 JOIN mue_check('claim_lines') m USING (line_no)
 JOIN addon_check('claim_lines') a USING (line_no)
 ORDER BY l.line_no""", [])

@@ -244,19 +244,20 @@ def two_row_header_table(nonfac_52: str = "$927*") -> Table:
 # ------------------------------------------------------------------------------------- a tiny PFS release
 # one code (37252: work 1.80 by default, PE 0.44 / 25.70, MP 0.35, CF 33.2875), published straight through
 # warehouse.publish: for tests of publishing and serving that need versions, not CMS's files
-def rvu_frame(sha: str, work: str):
+def rvu_frame(sha: str, work: str, status: str = "A"):
     import polars as pl
 
     from warehouse.schema import TABLES
 
     cols = {c.name: [None] for c in TABLES["pfs_rvu"].columns}
-    cols.update(hcpcs=["37252"], modifier=[""], status_code=["A"], work_rvu=[work], facility_pe_rvu=["0.44"],
+    cols.update(hcpcs=["37252"], modifier=[""], status_code=[status], work_rvu=[work], facility_pe_rvu=["0.44"],
                 non_facility_pe_rvu=["25.70"], mp_rvu=["0.35"], conversion_factor=["33.2875"])
     frame = pl.DataFrame(cols, schema={c: pl.String for c in cols})
     return frame.with_columns(source_sha256=pl.lit(sha), source_row=pl.lit(11, dtype=pl.Int64))
 
 
-def built(period: str, eff, sha: str, work="1.80", stated_to=None):
+def built(period: str, eff, sha: str, work="1.80", stated_to=None, status="A", factors=None):
+    """factors: {variant: conversion factor}, e.g. {"qp": "33.4009", "non_qp": "33.0607"} (default: all 33.2875)."""
     from datetime import datetime, timezone
     from decimal import Decimal
 
@@ -267,7 +268,10 @@ def built(period: str, eff, sha: str, work="1.80", stated_to=None):
 
     src = SourceFile("pprrvu", "all", Path(f"/x/{sha}.csv"), f"file:///x/{sha}.csv", None, f"PPRRVU{period}.csv",
                      10, sha, None, datetime(2026, 1, 1, tzinfo=timezone.utc))
-    cf = pl.DataFrame({"kind": ["physician"], "variant": ["all"], "conversion_factor": [Decimal("33.2875")],
-                       "source_field": ["CONV FACTOR column"], "source_sha256": [sha], "source_row": [11]})
+    factors = factors or {"all": "33.2875"}
+    cf = pl.DataFrame({"kind": ["physician"] * len(factors), "variant": list(factors),
+                       "conversion_factor": [Decimal(v) for v in factors.values()],
+                       "source_field": ["CONV FACTOR column"] * len(factors), "source_sha256": [sha] * len(factors),
+                       "source_row": [11] * len(factors)})
     return BuiltRelease("pfs", period, eff, stated_to, None, [src],
-                        {"pfs_rvu": rvu_frame(sha, work), "conversion_factor": cf}, {"success": True})
+                        {"pfs_rvu": rvu_frame(sha, work, status), "conversion_factor": cf}, {"success": True})

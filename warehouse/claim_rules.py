@@ -9,17 +9,33 @@ from __future__ import annotations
 
 import duckdb
 
+# The lines a rule reads, numbered by their position (line_no: a line_no of the table is replaced, since one that
+# repeats per claim would merge lines), with a claim_id column whether the table has one or not (lines without one
+# are one claim): `SELECT NULL AS claim_id WHERE false UNION ALL BY NAME` adds it only where missing.
+LINES = ("SELECT * EXCLUDE (line_no), row_number() OVER () AS line_no FROM (SELECT NULL::VARCHAR AS claim_id, "
+         "NULL::BIGINT AS line_no WHERE false UNION ALL BY NAME SELECT * FROM query_table(lines))")
+
+# The same for pricing, with every optional column of a line: modifier (none), setting (non_facility), mac and
+# locality (national), qp (false: the non-QP conversion factor where a year has two), claim_id.
+PRICED_LINES = ("SELECT * REPLACE (coalesce(modifier, '') AS modifier, coalesce(setting, 'non_facility') AS setting, "
+                "coalesce(qp, false) AS qp) FROM (SELECT * EXCLUDE (line_no), row_number() OVER () AS line_no FROM ("
+                "SELECT NULL::VARCHAR AS claim_id, NULL::VARCHAR AS modifier, NULL::VARCHAR AS setting, NULL::VARCHAR "
+                "AS mac, NULL::VARCHAR AS locality, NULL::BOOLEAN AS qp, NULL::BIGINT AS line_no WHERE false "
+                "UNION ALL BY NAME "
+                "SELECT * FROM query_table(lines)))")
+
 # Query helpers, defined over the public view names so that the same SQL serves `latest` and a pinned version.
 HELPER_MACROS = {
     # lines: the name of a table or view with columns hcpcs, units, date_of_service, service_type
-    # (practitioner | outpatient_hospital | dme), e.g. the lines of one claim. MAI 1 edits compare each line's
-    # units; MAI 2 and 3 (date of service edits) compare the units of the code on that day summed over the lines.
-    "mue_check": ("lines", """
-WITH l AS (SELECT *, row_number() OVER () AS line_no FROM query_table(lines)),
+    # (practitioner | outpatient_hospital | dme) and optionally claim_id, e.g. the lines of one claim. MAI 1 edits
+    # compare each line's units; MAI 2 and 3 (date of service edits) compare the units of the code on that day
+    # summed over the lines of the claim.
+    "mue_check": ("lines", f"""
+WITH l AS ({LINES}),
 cov AS (SELECT DISTINCT service_type, period, release_id, effective_from, effective_to FROM mue),
 matched AS (
   SELECT l.*, c.period AS mue_period, m.mue_value, m.mai, m.mai_label, c.release_id IS NOT NULL AS covered,
-         sum(l.units) OVER (PARTITION BY l.service_type, l.hcpcs, l.date_of_service) AS units_that_day
+         sum(l.units) OVER (PARTITION BY l.claim_id, l.service_type, l.hcpcs, l.date_of_service) AS units_that_day
   FROM l
   LEFT JOIN cov c ON c.service_type = l.service_type
        AND in_effect(l.date_of_service, c.effective_from, c.effective_to)
@@ -33,6 +49,38 @@ SELECT * EXCLUDE (covered, units_that_day),
             WHEN (CASE WHEN mai = 1 THEN units ELSE units_that_day END) > mue_value THEN 'exceeds'
             ELSE 'within' END AS status
 FROM matched ORDER BY line_no"""),
+    # lines: a table or view with columns hcpcs and date_of_service, and optionally modifier, setting, mac,
+    # locality, qp: the PFS amount of each line from pfs_payment (its release, status code and conversion factor
+    # variant) and a pfs_status: 'priced' only for status codes the PFS pays (A, R, T); otherwise why not.
+    "pfs_check": ("lines", f"""
+WITH l AS ({PRICED_LINES}),
+payment AS (SELECT * FROM pfs_payment WHERE hcpcs IN (SELECT hcpcs FROM l)),  -- only the codes on the lines
+priced AS (  -- national rows have no MAC or locality, like a line without a locality
+  SELECT l.line_no, min(p.amount) AS pfs_amount, min(p.period) AS pfs_period, min(p.status_code) AS pfs_status_code,
+         min(p.cf_variant) AS pfs_cf_variant, count(p.amount) AS matched
+  FROM l LEFT JOIN payment p ON p.hcpcs = l.hcpcs AND p.modifier = l.modifier AND p.setting = l.setting
+   AND in_effect(l.date_of_service, p.effective_from, p.effective_to)
+   AND coalesce(p.mac, '') = coalesce(l.mac, '') AND coalesce(p.locality, '') = coalesce(l.locality, '')
+   AND p.cf_variant IN ('all', CASE WHEN l.qp THEN 'qp' ELSE 'non_qp' END)
+  GROUP BY l.line_no),
+rvu AS (SELECT hcpcs, modifier, effective_from, effective_to FROM pfs_rvu WHERE hcpcs IN (SELECT hcpcs FROM l)),
+windows AS (SELECT DISTINCT effective_from, effective_to FROM pfs_rvu)
+SELECT l.line_no, l.claim_id, l.hcpcs, l.modifier, l.date_of_service, l.setting,
+       coalesce(l.mac || ':' || l.locality, 'national') AS locality, pr.pfs_amount, pr.pfs_period,
+       pr.pfs_status_code, pr.pfs_cf_variant,
+       CASE WHEN pr.matched > 1 THEN error('pfs_check: line ' || l.line_no || ' matches ' || pr.matched ||
+                                           ' payment rows')  -- never one amount picked silently among several
+            WHEN pr.pfs_amount IS NOT NULL AND pr.pfs_status_code IN ('A', 'R', 'T') THEN 'priced'
+            WHEN pr.pfs_amount IS NOT NULL
+              THEN 'status ' || pr.pfs_status_code || ': not paid from the fee schedule amount'
+            WHEN NOT EXISTS (SELECT 1 FROM windows w WHERE in_effect(l.date_of_service, w.effective_from,
+                                                                    w.effective_to))
+              THEN 'no data: no PFS release covers the date of service'
+            WHEN NOT EXISTS (SELECT 1 FROM rvu r WHERE r.hcpcs = l.hcpcs AND r.modifier = l.modifier
+                             AND in_effect(l.date_of_service, r.effective_from, r.effective_to))
+              THEN 'code and modifier not in the PFS release in effect'
+            ELSE 'no GPCI of the locality in effect on the date of service' END AS pfs_status
+FROM l JOIN priced pr USING (line_no) ORDER BY l.line_no"""),
     # For a code and a date of service: the PFS status, the OPPS SI / APC / rate and the ASC PI / rate side by side,
     # each with its definition and the release it comes from; one row per setting, 'no data' where no release of
     # that setting covers the date.
@@ -79,22 +127,24 @@ WHERE CAST(dos AS DATE) >= e.edit_effective_date
   AND (e.edit_deletion_date IS NULL OR CAST(dos AS DATE) <= e.edit_deletion_date)
   AND (e.addon_deletion_date IS NULL OR CAST(dos AS DATE) <= e.addon_deletion_date)
   AND (e.primary_deletion_date IS NULL OR CAST(dos AS DATE) <= e.primary_deletion_date)"""),
-    # lines: a table or view with columns hcpcs and date_of_service: the lines of one claim. For every line
-    # whose code is an add-on code in the edits in effect that day (addon_edits_on): is an allowed primary code on
-    # the claim?
-    "addon_check": ("lines", """
-WITH l AS (SELECT *, row_number() OVER () AS line_no FROM query_table(lines)),
+    # lines: a table or view with columns hcpcs and date_of_service (and claim_id, optional): the lines of one or
+    # more claims. For every line whose code is an add-on code in the edits in effect that day (addon_edits_on):
+    # is an allowed primary code on the same claim on the same date of service?
+    "addon_check": ("lines", f"""
+WITH l AS ({LINES}),
+present AS (SELECT DISTINCT claim_id, hcpcs, CAST(date_of_service AS DATE) AS dos FROM l),
 days AS (SELECT DISTINCT CAST(date_of_service AS DATE) AS dos FROM l),
 day_release AS (SELECT d.dos, r.period, r.release_id FROM days d, LATERAL addon_release_on(d.dos) r),
 day_edits AS (SELECT d.dos, e.period AS aoc_period, e.addon_code, e.edit_type, e.primary_code
               FROM days d, LATERAL addon_edits_on(d.dos) e),
-edits AS (
-  SELECT l.line_no, l.hcpcs, l.date_of_service, e.aoc_period, e.edit_type, e.primary_code
-  FROM l JOIN day_edits e ON e.dos = CAST(l.date_of_service AS DATE) AND e.addon_code = l.hcpcs),
+edits AS (  -- a primary counts when it is on the same claim on the same date of service
+  SELECT l.line_no, l.hcpcs, l.date_of_service, e.aoc_period, e.edit_type, e.primary_code,
+         p.hcpcs IS NOT NULL AS primary_present
+  FROM l JOIN day_edits e ON e.dos = CAST(l.date_of_service AS DATE) AND e.addon_code = l.hcpcs
+  LEFT JOIN present p ON p.claim_id IS NOT DISTINCT FROM l.claim_id AND p.hcpcs = e.primary_code AND p.dos = e.dos),
 judged AS (
   SELECT line_no, hcpcs, date_of_service, any_value(aoc_period) AS aoc_period, min(edit_type) AS edit_type,
-         list(DISTINCT primary_code ORDER BY primary_code) FILTER (primary_code IN (SELECT hcpcs FROM l))
-           AS primaries_on_claim
+         list(DISTINCT primary_code ORDER BY primary_code) FILTER (primary_present) AS primaries_on_claim
   FROM edits GROUP BY ALL)
 SELECT l.line_no, l.hcpcs, l.date_of_service, j.aoc_period, j.edit_type, j.primaries_on_claim,
        CASE WHEN j.line_no IS NULL AND NOT EXISTS (SELECT 1 FROM day_release r

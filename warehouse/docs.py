@@ -18,17 +18,23 @@ HELPER_DOCS = {
                                "that setting covers the date.",
     "<view>_version('V')": "any data view as published in data version V (pin a version from plain SQL).",
     "<view>_at('V', date)": "any data view in data version V, in effect on a date of service.",
-    "mue_check('lines')": "for a table of claim lines (hcpcs, units, date_of_service, service_type): the MUE in effect, "
-                          "its MAI, the units compared (per line for MAI 1, per code and day for MAI 2 and 3), "
-                          "`exceeds` and a `status` (exceeds, within, no MUE for this code, no data).",
+    "mue_check('lines')": "for a table of claim lines (hcpcs, units, date_of_service, service_type, and optionally "
+                          "claim_id): the MUE in effect, its MAI, the units compared (per line for MAI 1, per claim, "
+                          "code and day for MAI 2 and 3), `exceeds` and a `status` (exceeds, within, no MUE for this "
+                          "code, no data). Lines are numbered by position (`line_no`).",
+    "pfs_check('lines')": "for a table of claim lines (hcpcs, date_of_service, and optionally modifier, setting, mac, "
+                          "locality, qp, claim_id): each line's PFS amount from pfs_payment with its release, status "
+                          "code and conversion factor variant (non-QP unless qp), and `pfs_status`: 'priced' only for "
+                          "status codes A, R and T, else why there is no payable amount.",
     "addon_release_on(date)": "the add-on code edit release that judges a date of service: the one in effect, or for "
                               "a date before the first loaded release that release (its file is cumulative).",
     "addon_edits_on(date)": "the add-on code edits that apply on a date of service, from addon_release_on(date), "
                             "with all four of the edit's dates honoured (edit, add-on and primary deletion dates are "
                             "the last day each applies), e.g. `SELECT primary_code FROM addon_edits_on('2026-05-01') "
                             "WHERE addon_code = '37253'`.",
-    "addon_check('lines')": "for a table of claim lines (hcpcs, date_of_service): for each add-on code, whether an "
-                            "allowed primary code is on the claim, by AOC edit type, or 'no data'.",
+    "addon_check('lines')": "for a table of claim lines (hcpcs, date_of_service, and optionally claim_id): for each "
+                            "add-on code, whether an allowed primary code is on the same claim on the same date of "
+                            "service, by AOC edit type, or 'no data'.",
 }
 
 HEADER = """# cmsref schema

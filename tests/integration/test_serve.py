@@ -144,6 +144,16 @@ def test_claim_lines_in_one_request(server):
         ("priced", "1091.93")]  # (1.80 x 1.042 + 25.70 x 1.194 + .35 x .69) x 33.2875
     status, _, bad = get(f"{server}/api/latest/lines", {"lines": [lines[0], {**lines[0], "locality": "01182:99"}]})
     assert status == 400 and bad["parameter"] == "lines[1].locality" and "'01182:99'" in bad["detail"]
+    # lines that name their claim are judged per claim: MUE units per claim and day, add-on primaries per claim
+    two = [{**lines[1], "units": 3, "claim": "a"}, {**lines[1], "units": 3, "claim": "b"}, {**lines[2], "claim": "b"}]
+    _, _, claims = get(f"{server}/api/latest/lines", {"lines": two})
+    assert [(c["claim"], c["units_compared"], c["mue_status"], c["addon_status"]) for c in claims["lines"][:2]] == [
+        ("a", 3, "within", "no allowed primary on claim"), ("b", 3, "within", "allowed primary on claim")]
+    _, _, one = get(f"{server}/api/latest/lines", {"lines": [{k: v for k, v in c.items() if k != "claim"}
+                                                              for c in two]})
+    assert [(c["units_compared"], c["mue_status"]) for c in one["lines"][:2]] == [(6, "exceeds")] * 2
+    status_b = get(f"{server}/api/latest/lines", {"lines": [{"hcpcs": "99380", "date_of_service": "2024-06-01"}]})
+    assert status_b[2]["lines"][0]["pfs_status"] == "status B: not paid from the fee schedule amount"
     _, _, alone = get(f"{server}/api/latest/lines", {"lines": [lines[1]]})
     assert alone["lines"][0]["addon_status"] == "no allowed primary on claim"
     many = [{"hcpcs": "37252", "units": 1, "date_of_service": "2024-06-01"}] * 10_000

@@ -108,3 +108,17 @@ def test_addon_edits_on_honours_every_date_and_judges_early_dates_by_the_first_r
                                                                                      "not an add-on code"]
     assert addon_statuses(db, [("37299", "2026-08-10"), ("37220", "2026-08-10")])[0] == "allowed primary on claim"
     assert addon_statuses(db, [("37299", "2026-08-01"), ("37228", "2026-08-01")])[0] == "no allowed primary on claim"
+
+
+def test_a_primary_counts_on_the_same_date_and_the_same_claim_only(db):
+    # CMS's add-on edits are date-of-service edits: the primary must be billed the same day
+    assert addon_statuses(db, [("37252", "2026-05-01"), ("37220", "2026-05-20")])[0] == "no allowed primary on claim"
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        con.execute("CREATE TEMP TABLE claims AS SELECT * FROM (VALUES ('a', '37252', DATE '2026-05-01'), "
+                    "('b', '37220', DATE '2026-05-01'), ('b', '37252', DATE '2026-05-01')) "
+                    "t(claim_id, hcpcs, date_of_service)")
+        assert [r[-1] for r in con.execute("SELECT * FROM addon_check('claims') ORDER BY line_no").fetchall()] == [
+            "no allowed primary on claim", "not an add-on code", "allowed primary on claim"]
+    finally:
+        con.close()

@@ -50,3 +50,22 @@ def test_the_table_applies_only_inside_its_window(con):
     assert statuses(con, [("37253", 9, "2026-07-01")])[0][1].startswith("no data")  # effective_to is exclusive
     assert statuses(con, [("37253", 9, "2026-03-31")])[0][1].startswith("no data")
     assert statuses(con, [("99999", 9, "2026-05-01")]) == [(9, "no MUE for this code")]
+
+
+def test_units_are_summed_per_claim_when_lines_name_their_claim(con):
+    day = "2026-05-01"
+    con.execute("CREATE OR REPLACE TEMP TABLE claims AS SELECT * FROM (VALUES "
+                f"('a', '37253', 3, DATE '{day}', 'practitioner'), ('b', '37253', 3, DATE '{day}', 'practitioner'), "
+                f"('b', '37253', 3, DATE '{day}', 'practitioner')) t(claim_id, hcpcs, units, date_of_service, "
+                "service_type)")
+    assert con.execute("SELECT claim_id, units_compared, status FROM mue_check('claims') ORDER BY line_no"
+                       ).fetchall() == [("a", 3, "within"), ("b", 6, "exceeds"), ("b", 6, "exceeds")]
+
+
+def test_lines_are_numbered_by_position_even_when_the_table_numbers_them_per_claim(con):
+    day = "2026-05-01"
+    con.execute("CREATE OR REPLACE TEMP TABLE claims AS SELECT * FROM (VALUES "
+                f"('a', 1, '37253', 3, DATE '{day}', 'practitioner'), ('b', 1, '64483', 2, DATE '{day}', "
+                "'practitioner')) t(claim_id, line_no, hcpcs, units, date_of_service, service_type)")
+    assert con.execute("SELECT line_no, hcpcs, status FROM mue_check('claims') ORDER BY line_no").fetchall() == [
+        (1, "37253", "within"), (2, "64483", "exceeds")]

@@ -72,3 +72,20 @@ def test_two_servers_in_one_process_keep_their_own_paths(tmp_path):
         publish(db, [built("2024C", date(2024, 7, 1), "c", work="2.00")])
         assert version_and_amount(first) == ("2024.3", "92.87")  # the second one's shutdown took nothing of it
     assert not list(tmp_path.glob("w.duckdb.serving-*"))
+
+
+def test_lines_choose_the_qp_factor_on_request_and_price_only_what_the_pfs_pays(tmp_path):
+    db = tmp_path / "w.duckdb"
+    publish(db, [built("2026A", date(2026, 1, 1), "a", factors={"qp": "33.4009", "non_qp": "33.0607"})])
+    line = {"hcpcs": "37252", "date_of_service": "2026-02-01", "setting": "facility"}
+    with TestClient(create_app(db)) as client:
+        got = client.post("/api/latest/lines", json={"lines": [line, {**line, "qp": True}]}).json()["lines"]
+        assert [(g["pfs_amount"], g["pfs_cf_variant"], g["pfs_status"]) for g in got] == [
+            ("85.63", "non_qp", "priced"), ("86.51", "qp", "priced")]  # 2.59 x 33.0607, 2.59 x 33.4009
+        assert client.post("/api/latest/lines", json={"lines": [{**line, "qp": "yes"}]}).json()["parameter"] == \
+            "lines[0].qp"
+    publish(db, [built("2026B", date(2026, 4, 1), "b", status="B", factors={"non_qp": "33.0607"})])
+    with TestClient(create_app(db)) as client:
+        got = client.post("/api/latest/lines", json={"lines": [{**line, "date_of_service": "2026-05-01"}]}).json()
+        assert (got["lines"][0]["pfs_status_code"], got["lines"][0]["pfs_status"]) == (
+            "B", "status B: not paid from the fee schedule amount")
