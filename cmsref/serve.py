@@ -40,6 +40,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 MAX_LINES = 20_000
 LINE_FIELDS = {"claim", "hcpcs", "modifier", "units", "date_of_service", "locality", "setting", "service_type", "qp"}
 MAX_UNITS = 2**31 - 1
+MAX_CACHED_VERSIONS = 4  # payment caches of this many data versions at most (~100 MB each when full)
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 20,000 lines of ~200 bytes, with room; a larger body is refused unread
 
 
@@ -167,7 +168,11 @@ class Versions:
         """The payment cache of a published data version (its name and manifest): shared by every thread and kept
         across publishes, since a published version never changes."""
         with self.lock:
-            return self.caches.setdefault((name, sha), PaymentCache())
+            cache = self.caches.pop((name, sha), None) or PaymentCache()
+            self.caches[(name, sha)] = cache  # the most recently asked last; at most MAX_CACHED_VERSIONS kept
+            while len(self.caches) > MAX_CACHED_VERSIONS:
+                del self.caches[next(iter(self.caches))]
+            return cache
 
     def close(self) -> None:
         """At shutdown (no request running): every connection closed, the link or copy removed."""

@@ -89,3 +89,17 @@ def test_lines_choose_the_qp_factor_on_request_and_price_only_what_the_pfs_pays(
         got = client.post("/api/latest/lines", json={"lines": [{**line, "date_of_service": "2026-05-01"}]}).json()
         assert (got["lines"][0]["pfs_status_code"], got["lines"][0]["pfs_status"]) == (
             "B", "status B: not paid from the fee schedule amount")
+
+
+def test_payment_caches_are_kept_for_the_most_recently_asked_versions_only():
+    from cmsref import serve
+
+    versions = serve.Versions.__new__(serve.Versions)  # only the cache bookkeeping is under test
+    versions.lock, versions.caches = __import__("threading").Lock(), {}
+    first = versions.payments("v1", "a")
+    for n in range(2, serve.MAX_CACHED_VERSIONS + 1):
+        versions.payments(f"v{n}", "a")
+    assert versions.payments("v1", "a") is first  # asked again: now the most recent
+    versions.payments("new", "a")
+    assert len(versions.caches) == serve.MAX_CACHED_VERSIONS and ("v2", "a") not in versions.caches
+    assert versions.payments("v1", "a") is first
