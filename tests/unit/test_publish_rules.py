@@ -186,49 +186,49 @@ def test_threads_opening_the_same_version_at_once_all_get_a_locked_down_connecti
             con.close()
 
 
-def test_the_cached_lookup_answers_like_the_views(tmp_path):
-    from warehouse.api import Lookup, open_version
+@pytest.fixture
+def two_releases(tmp_path):
+    """A pinned connection to a warehouse of 37252 in 2024B (work 1.80) and 2024C (work 2.00)."""
+    from warehouse.api import open_version
 
     db = tmp_path / "w.duckdb"
     publish(db, [built("2024B", date(2024, 4, 1), "b")])
     publish(db, [built("2024C", date(2024, 7, 1), "c", work="2.00")])
     con = open_version(db, "latest")
-    try:
-        lookup = Lookup(con)
-        assert lookup.row("pfs_rvu", "37252", date(2024, 5, 1))["work_rvu"] == Decimal("1.80")
-        assert lookup.row("pfs_rvu", "37252", date(2024, 8, 1))["work_rvu"] == Decimal("2.00")
-        assert lookup.row("pfs_rvu", "37252", date(2023, 8, 1)) is None  # no release covers it
-        assert lookup.row("pfs_rvu", "99999", date(2024, 8, 1)) is None
-        via_view = con.execute("SELECT work_rvu FROM pfs_rvu_on('2024-08-01') WHERE hcpcs = '37252'").fetchall()
-        assert via_view == [(Decimal("2.00"),)]
-        assert [(p["setting"], p["amount"]) for p in lookup.payment("37252", date(2024, 8, 1))] == [
-            ("facility", Decimal("92.87")), ("non_facility", Decimal("933.71"))]  # 28.05 x 33.2875
-        assert lookup.payment("37252", date(2023, 8, 1)) == []
-    finally:
-        con.close()
+    yield con
+    con.close()
 
 
-def test_the_payment_cache_answers_like_the_view_and_keeps_only_its_size(tmp_path):
-    from warehouse.api import open_version
+def test_the_cached_lookup_answers_like_the_views(two_releases):
+    from warehouse.api import Lookup
+
+    con = two_releases
+    lookup = Lookup(con)
+    assert lookup.row("pfs_rvu", "37252", date(2024, 5, 1))["work_rvu"] == Decimal("1.80")
+    assert lookup.row("pfs_rvu", "37252", date(2024, 8, 1))["work_rvu"] == Decimal("2.00")
+    assert lookup.row("pfs_rvu", "37252", date(2023, 8, 1)) is None  # no release covers it
+    assert lookup.row("pfs_rvu", "99999", date(2024, 8, 1)) is None
+    via_view = con.execute("SELECT work_rvu FROM pfs_rvu_on('2024-08-01') WHERE hcpcs = '37252'").fetchall()
+    assert via_view == [(Decimal("2.00"),)]
+    assert [(p["setting"], p["amount"]) for p in lookup.payment("37252", date(2024, 8, 1))] == [
+        ("facility", Decimal("92.87")), ("non_facility", Decimal("933.71"))]  # 28.05 x 33.2875
+    assert lookup.payment("37252", date(2023, 8, 1)) == []
+
+
+def test_the_payment_cache_answers_like_the_view_and_keeps_only_its_size(two_releases):
     from warehouse.lookup import PaymentCache, on, payment_rows
 
-    db = tmp_path / "w.duckdb"
-    publish(db, [built("2024B", date(2024, 4, 1), "b")])
-    publish(db, [built("2024C", date(2024, 7, 1), "c", work="2.00")])
-    con = open_version(db, "latest")
-    try:
-        cache = PaymentCache(size=1)
-        for day in ("2024-05-01", "2024-08-01"):
-            via_view = con.execute("SELECT setting, amount, period FROM pfs_payment_on(CAST(? AS DATE)) WHERE "
-                                   "hcpcs = '37252' AND is_national ORDER BY setting", [day]).fetchall()
-            cached = [(a["setting"], a["amount"], a["period"]) for a in on(cache.windows(con, "37252"), day)]
-            assert cached == via_view and len(via_view) == 2
-        assert on(cache.windows(con, "37252"), "2024-08-01")[0]["amount"] == Decimal("92.87")  # (2 + .44 + .35) x CF
-        assert payment_rows(con, "37252", "2024-08-01")[1][0][9] == Decimal("92.87")  # the CLI's answer
-        assert list(cache.entries) == [("37252", "", None)]
-        assert cache.windows(con, "99999") == [] and list(cache.entries) == [("99999", "", None)]  # size 1 kept
-    finally:
-        con.close()
+    con = two_releases
+    cache = PaymentCache(size=1)
+    for day in ("2024-05-01", "2024-08-01"):
+        via_view = con.execute("SELECT setting, amount, period FROM pfs_payment_on(CAST(? AS DATE)) WHERE "
+                               "hcpcs = '37252' AND is_national ORDER BY setting", [day]).fetchall()
+        cached = [(a["setting"], a["amount"], a["period"]) for a in on(cache.windows(con, "37252"), day)]
+        assert cached == via_view and len(via_view) == 2
+    assert on(cache.windows(con, "37252"), "2024-08-01")[0]["amount"] == Decimal("92.87")  # (2 + .44 + .35) x CF
+    assert payment_rows(con, "37252", "2024-08-01")[1][0][9] == Decimal("92.87")  # the CLI's answer
+    assert list(cache.entries) == [("37252", "", None)]
+    assert cache.windows(con, "99999") == [] and list(cache.entries) == [("99999", "", None)]  # size 1 kept
 
 
 def test_the_snapshot_sees_one_changed_value_a_repeated_row_and_a_widened_column(tmp_path):
