@@ -189,11 +189,13 @@ def _parser() -> argparse.ArgumentParser:
 
     sv = sub.add_parser("serve", help="answer data versions over HTTP (JSON, read-only) and show code pages",
                         description="Serve the warehouse read-only over HTTP: /api/versions, /api/{version}/payment, "
-                                    "/api/{version}/codes/{hcpcs}, POST /api/{version}/lines; OpenAPI at /docs.")
+                                    "/api/{version}/codes/{hcpcs}, POST /api/{version}/lines (interactive docs at "
+                                    "/docs and /redoc), and pages for people: / and /code/{hcpcs}?date=. A publish "
+                                    "while it runs is answered for `latest` on the next request. Stop with Ctrl-C.")
     sv.add_argument("--db", metavar="PATH", help="warehouse file (default: $CMSREF_DB)")
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only; "
                                                         "any other address must be given explicitly)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    sv.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default: 8000)")
     sv.set_defaults(func=_serve)
 
     pay = sub.add_parser("payment", help="PFS payment amounts for a code on a date of service")
@@ -430,6 +432,12 @@ def _date(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD (e.g. 2024-06-01)") from None
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1 to 65535)")
+    return int(text)
+
+
 def _hcpcs(text: str) -> str:
     import re
 
@@ -463,9 +471,18 @@ def _cell(text: str, width: int = 60) -> str:
 def _serve(args) -> int:
     from cmsref.serve import run
 
+    import os
+    import socket
+
     db = config.db_path(args.db)
     if not db.exists():
         raise CmsrefError(f"no warehouse at {db}: run `cmsref build` first")
+    try:  # said in one line before the server starts, not as the server's traceback
+        socket.create_server((args.host, args.port)).close()
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise CmsrefError(f"cannot listen on {args.host}:{args.port}: {reason} (another server on that port? choose "
+                          f"one with --port)") from None
     print(f"cmsref: serving {db} on http://{args.host}:{args.port} (API under /api, its docs at /docs)",
           file=sys.stderr)
     run(db, args.host, args.port)

@@ -250,6 +250,18 @@ def test_unknown_version_or_code_is_a_404_and_an_unknown_locality_a_400_that_exp
     assert status == 404
 
 
+def test_a_port_in_use_is_one_line_and_a_non_zero_exit(mirror_db):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "cmsref.cli", "serve", "--db", str(mirror_db), "--port", str(port)],
+                             capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stderr.strip() == (
+        f"cmsref: error: cannot listen on 127.0.0.1:{port}: Address already in use (another server on that port? "
+        f"choose one with --port)")
+
+
 def test_openapi_schema_lists_the_endpoints(server):
     status, _, body = get(f"{server}/openapi.json")
     assert status == 200
