@@ -1,5 +1,6 @@
 """Claim-line rules as SQL table macros, defined over the public view names so that the same SQL serves `latest`
-and a pinned version: `mue_check(lines)`, `addon_check(lines)` and `code_status(code, dos)`.
+and a pinned version: `pfs_check(lines)`, `mue_check(lines)`, `addon_check(lines)` (with `addon_release_on(dos)` and
+`addon_edits_on(dos)`) and `code_status(code, dos)`.
 
 Each rule decides "in effect on the line's date of service" with the one rule of warehouse/effective.py (the
 `in_effect` macro); tests/unit/test_claim_rules.py and the integration tests feed them claim lines.
@@ -9,20 +10,27 @@ from __future__ import annotations
 
 import duckdb
 
-# The lines a rule reads, numbered by their position (line_no: a line_no of the table is replaced, since one that
-# repeats per claim would merge lines), with a claim_id column whether the table has one or not (lines without one
-# are one claim): `SELECT NULL AS claim_id WHERE false UNION ALL BY NAME` adds it only where missing.
-LINES = ("SELECT * EXCLUDE (line_no), row_number() OVER () AS line_no FROM (SELECT NULL::VARCHAR AS claim_id, "
-         "NULL::BIGINT AS line_no WHERE false UNION ALL BY NAME SELECT * FROM query_table(lines))")
+def lines_sql(reserved: tuple[str, ...] = (), optional: dict[str, str] | None = None) -> str:
+    """The lines a rule reads, as SQL over its `lines` argument: numbered by their position (`line_no`; a line_no of
+    the table is replaced, since one that repeats per claim would merge lines), with a `claim_id` column whether the
+    table has one or not (lines without one are one claim) and the `optional` columns (name: type) likewise.
+    `SELECT NULL AS x WHERE false UNION ALL BY NAME` adds a column only where the table lacks it. `reserved`: the
+    names of the rule's own columns, which a column of the table must not shadow (the rule's own wins)."""
+    added = {"claim_id": "VARCHAR", **(optional or {}), "line_no": "BIGINT", **{n: "VARCHAR" for n in reserved}}
+    empty = ", ".join(f"NULL::{t} AS {n}" for n, t in added.items())
+    return (f"SELECT * EXCLUDE (line_no{''.join(', ' + n for n in reserved)}), row_number() OVER () AS line_no "
+            f"FROM (SELECT {empty} WHERE false UNION ALL BY NAME SELECT * FROM query_table(lines))")
 
-# The same for pricing, with every optional column of a line: modifier (none), setting (non_facility), mac and
-# locality (national), qp (false: the non-QP conversion factor where a year has two), claim_id.
+
+LINES = lines_sql()
+MUE_COLUMNS = ("mue_period", "mue_value", "mai", "mai_label", "covered", "units_that_day", "units_compared",
+               "exceeds", "status")
+# for pricing, every optional column of a line: modifier (none), setting (non_facility), mac and locality
+# (national), qp (false: the non-QP conversion factor where a year has two)
 PRICED_LINES = ("SELECT * REPLACE (coalesce(modifier, '') AS modifier, coalesce(setting, 'non_facility') AS setting, "
-                "coalesce(qp, false) AS qp) FROM (SELECT * EXCLUDE (line_no), row_number() OVER () AS line_no FROM ("
-                "SELECT NULL::VARCHAR AS claim_id, NULL::VARCHAR AS modifier, NULL::VARCHAR AS setting, NULL::VARCHAR "
-                "AS mac, NULL::VARCHAR AS locality, NULL::BOOLEAN AS qp, NULL::BIGINT AS line_no WHERE false "
-                "UNION ALL BY NAME "
-                "SELECT * FROM query_table(lines)))")
+                "coalesce(qp, false) AS qp) FROM (" + lines_sql(optional={
+                    "modifier": "VARCHAR", "setting": "VARCHAR", "mac": "VARCHAR", "locality": "VARCHAR",
+                    "qp": "BOOLEAN"}) + ")")
 
 # Query helpers, defined over the public view names so that the same SQL serves `latest` and a pinned version.
 HELPER_MACROS = {
@@ -31,11 +39,12 @@ HELPER_MACROS = {
     # compare each line's units; MAI 2 and 3 (date of service edits) compare the units of the code on that day
     # summed over the lines of the claim.
     "mue_check": ("lines", f"""
-WITH l AS ({LINES}),
+WITH l AS ({lines_sql(MUE_COLUMNS)}),
 cov AS (SELECT DISTINCT service_type, period, release_id, effective_from, effective_to FROM mue),
 matched AS (
   SELECT l.*, c.period AS mue_period, m.mue_value, m.mai, m.mai_label, c.release_id IS NOT NULL AS covered,
-         sum(l.units) OVER (PARTITION BY l.claim_id, l.service_type, l.hcpcs, l.date_of_service) AS units_that_day
+         sum(l.units) OVER (PARTITION BY l.claim_id, l.service_type, l.hcpcs, CAST(l.date_of_service AS DATE))
+           AS units_that_day
   FROM l
   LEFT JOIN cov c ON c.service_type = l.service_type
        AND in_effect(l.date_of_service, c.effective_from, c.effective_to)
@@ -66,9 +75,11 @@ priced AS (  -- national rows have no MAC or locality, like a line without a loc
 rvu AS (SELECT hcpcs, modifier, effective_from, effective_to FROM pfs_rvu WHERE hcpcs IN (SELECT hcpcs FROM l)),
 windows AS (SELECT DISTINCT effective_from, effective_to FROM pfs_rvu)
 SELECT l.line_no, l.claim_id, l.hcpcs, l.modifier, l.date_of_service, l.setting,
-       coalesce(l.mac || ':' || l.locality, 'national') AS locality, pr.pfs_amount, pr.pfs_period,
-       pr.pfs_status_code, pr.pfs_cf_variant,
-       CASE WHEN pr.matched > 1 THEN error('pfs_check: line ' || l.line_no || ' matches ' || pr.matched ||
+       CASE WHEN l.mac IS NULL AND l.locality IS NULL THEN 'national'
+            ELSE coalesce(l.mac, '?') || ':' || coalesce(l.locality, '?') END AS locality, pr.pfs_amount,
+       pr.pfs_period, pr.pfs_status_code, pr.pfs_cf_variant,
+       CASE WHEN (l.mac IS NULL) <> (l.locality IS NULL) THEN 'mac and locality are given together, or neither'
+            WHEN pr.matched > 1 THEN error('pfs_check: line ' || l.line_no || ' matches ' || pr.matched ||
                                            ' payment rows')  -- never one amount picked silently among several
             WHEN pr.pfs_amount IS NOT NULL AND pr.pfs_status_code IN ('A', 'R', 'T') THEN 'priced'
             WHEN pr.pfs_amount IS NOT NULL

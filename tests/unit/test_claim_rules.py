@@ -69,3 +69,13 @@ def test_lines_are_numbered_by_position_even_when_the_table_numbers_them_per_cla
                 "'practitioner')) t(claim_id, line_no, hcpcs, units, date_of_service, service_type)")
     assert con.execute("SELECT line_no, hcpcs, status FROM mue_check('claims') ORDER BY line_no").fetchall() == [
         (1, "37253", "within"), (2, "64483", "exceeds")]
+
+
+def test_the_rules_own_columns_win_over_columns_of_the_same_name_and_days_are_days(con):
+    # a table with its own status, mai, mue_value, covered and units_that_day, and times of day on one day
+    con.execute("CREATE OR REPLACE TEMP TABLE odd AS SELECT * FROM (VALUES "
+                "('37253', 3, TIMESTAMP '2026-05-01 08:00', 'practitioner', 'paid', 1, 100, false, 1), "
+                "('37253', 4, TIMESTAMP '2026-05-01 14:00', 'practitioner', 'denied', 1, 100, false, 1)) "
+                "t(hcpcs, units, date_of_service, service_type, status, mai, mue_value, covered, units_that_day)")
+    assert con.execute("SELECT mai, mue_value, units_compared, status FROM mue_check('odd') ORDER BY line_no"
+                       ).fetchall() == [(3, 5, 7, "exceeds")] * 2

@@ -3,6 +3,7 @@ on the next request, whether the server can hard-link the file or must copy it; 
 removed; two servers in one process keep to their own paths. Tiny warehouses published in code."""
 
 import tempfile
+from decimal import Decimal
 from datetime import date
 from pathlib import Path
 
@@ -103,3 +104,17 @@ def test_payment_caches_are_kept_for_the_most_recently_asked_versions_only():
     versions.payments("new", "a")
     assert len(versions.caches) == serve.MAX_CACHED_VERSIONS and ("v2", "a") not in versions.caches
     assert versions.payments("v1", "a") is first
+
+
+def test_pfs_check_refuses_a_locality_without_its_mac(tmp_path):
+    from warehouse.api import open_version
+
+    con = open_version(warehouse(tmp_path), "latest")
+    try:
+        con.execute("CREATE TEMP TABLE t AS SELECT * FROM (VALUES ('37252', DATE '2024-06-01', NULL, '18'), "
+                    "('37252', DATE '2024-06-01', NULL, NULL)) t(hcpcs, date_of_service, mac, locality)")
+        assert con.execute("SELECT locality, pfs_amount, pfs_status FROM pfs_check('t') ORDER BY line_no").fetchall() \
+            == [("?:18", None, "mac and locality are given together, or neither"),
+                ("national", Decimal("927.06"), "priced")]
+    finally:
+        con.close()
