@@ -384,14 +384,27 @@ def test_twenty_clients_while_a_new_version_is_published(mirror_db, tmp_path, mo
     errors, seen = [], []
     lock = threading.Lock()
 
+    # one request in 25 asks for a code's whole record, one in 50 prices claim lines: each endpoint answers throughout
+    # the publish, from one version start to end
+    line = {"hcpcs": "37252", "date_of_service": "2024-06-01", "setting": "facility"}
+
+    def ask(i):
+        if i % 50 == 49:
+            status, headers, body = get(f"{base}/api/latest/lines", {"lines": [line, line]})
+            return status, headers, body, [x["pfs_amount"] for x in body.get("lines", ())] == ["86.21", "86.21"]
+        if i % 25 == 24:
+            status, headers, body = get(f"{base}/api/latest/codes/37252?date=2024-06-01")
+            return status, headers, body, [p["work_rvu"] for p in body.get("pfs", ())] == ["1.80"]
+        status, headers, body = get(f"{base}/api/latest/payment?hcpcs=37252&date=2024-06-01")
+        return status, headers, body, {a["setting"]: a["amount"] for a in body.get("amounts", ())} == {
+            "facility": "86.21", "non_facility": "927.06"}
+
     def client(n):
         for i in range(100):
             try:
-                status, headers, body = get(f"{base}/api/latest/payment?hcpcs=37252&date=2024-06-01")
+                status, headers, body, right = ask(n + i)
                 ok = (status == 200 and headers["x-cmsref-version"] == body["data_version"]
-                      and headers["x-cmsref-manifest-sha256"] == body["manifest_sha256"]
-                      and {a["setting"]: a["amount"] for a in body["amounts"]} == {"facility": "86.21",
-                                                                                  "non_facility": "927.06"})
+                      and headers["x-cmsref-manifest-sha256"] == body["manifest_sha256"] and right)
                 with lock:
                     seen.append(body.get("data_version"))
                     if not ok:
