@@ -293,10 +293,14 @@ def create_app(db: Path) -> FastAPI:
     async def cmsref_error(request: Request, exc: CmsrefError):
         return JSONResponse({"error": str(exc)}, status_code=500)
 
-    def answer(served: tuple, version: str, body, status: int = 200):
+    def answer(served: tuple, version: str, body, status: int = 200, cite: bool = True):
         """The JSON answer with the headers of the version it was read from (`served`: the request's connection, its
-        version and manifest; never looked up again, so a publish meanwhile cannot mix two versions)."""
-        _, name, sha = served
+        version and manifest; never looked up again, so a publish meanwhile cannot mix two versions), and
+        `source_files`: the file name, archive, URL and release of every source SHA-256 the answer cites."""
+        con, name, sha = served
+        if cite:
+            files = versions.payments(name, sha).source_files(con)
+            body = {**body, "source_files": {c: files[c] for c in sorted(_cited(body)) if c in files}}
         return JSONResponse(_jsonable({"data_version": name, "manifest_sha256": sha, **body}), status_code=status,
                             headers=version_headers(served, version))
 
@@ -435,7 +439,7 @@ JOIN addon_check('claim_lines') a USING (line_no)
 ORDER BY l.line_no""", [])
         finally:
             con.execute("DROP TABLE IF EXISTS claim_lines")
-        return answer(served, version, {"lines": result})
+        return answer(served, version, {"lines": result}, cite=False)  # lines cite no rows
 
     # ------------------------------------------------------------------------------ pages for people
     from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -571,6 +575,16 @@ async def _too_large(send) -> None:
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _cited(value) -> set[str]:
+    """The SHA-256s an answer cites: the values of its keys that end in source_sha256."""
+    if isinstance(value, dict):
+        return {v for k, v in value.items() if k.endswith("source_sha256") and isinstance(v, str)} | {
+            c for v in value.values() for c in _cited(v)}
+    if isinstance(value, (list, tuple)):
+        return {c for v in value for c in _cited(v)}
+    return set()
 
 
 def _jsonable(value):

@@ -62,6 +62,17 @@ class PaymentCache:
     def __init__(self, size: int = 10_000):
         self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
         self.known: frozenset | None = None
+        self.files: dict | None = None
+
+    def source_files(self, con) -> dict[str, dict]:
+        """Every source file of the warehouse by SHA-256: its file name, archive, URL and release, read once."""
+        files = self.files
+        if files is None:
+            rel = con.execute("SELECT sha256, member_name AS file, archive_name AS archive, url, release_id "
+                              "FROM meta.source_files")
+            names = [d[0] for d in rel.description]
+            files = self.files = {r[0]: dict(zip(names[1:], r[1:])) for r in rel.fetchall()}
+        return files
 
     def localities(self, con) -> frozenset[tuple[str, str]]:
         """Every (MAC, locality) of the version's GPCI files, read once."""

@@ -82,6 +82,7 @@ def test_national_payment_with_version_headers(server):
     assert status == 200 and headers["x-cmsref-version"] == "2026.2" and headers["cache-control"] == "no-cache"
     assert {a["setting"]: a["amount"] for a in body["amounts"]} == {"facility": "86.21", "non_facility": "927.06"}
     assert body["manifest_sha256"] == headers["x-cmsref-manifest-sha256"] == headers["etag"].strip('"')
+    assert {body["source_files"][a["rvu_source_sha256"]]["file"] for a in body["amounts"]} == {"PPRRVU24_APR.csv"}
     assert all(len(a["rvu_source_sha256"]) == 64 and a["rvu_source_row"] > 0 and a["release_id"] == "pfs/2024B/r1"
                and (a["work_gpci"], a["work_rvu"], a["conversion_factor"]) == ("1.000", "1.80", "33.2875")
                for a in body["amounts"])
@@ -102,6 +103,8 @@ def test_everything_about_a_code(server):
     assert body["pfs"][0]["work_rvu"] == "1.80" and body["pfs"][0]["status_code"] == "A"
     assert {s["setting"]: s["indicator"] for s in body["settings"]}["asc_pi"] == "N1"
     assert body["asc"][0]["payment_indicator"] == "N1"
+    assert body["source_files"][body["asc"][0]["source_sha256"]]["file"] == "AA.csv"  # each row's file named
+    assert set(body["source_files"]) >= {r["source_sha256"] for r in body["pfs"] + body["asc"]}
     _, _, body = get(f"{server}/api/latest/codes/37253?date=2026-05-01")
     assert {m["service_type"]: (m["mue_value"], m["mai"]) for m in body["mue"]} == {"practitioner": (5, 3)}
     # 37252 stopped being a primary of 37253 after 2019 (AOC file); 37220 ended with 2025; 0075T still counts
