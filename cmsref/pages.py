@@ -12,7 +12,7 @@ import html
 import json
 from pathlib import Path
 
-from warehouse.lookup import on, payment_windows
+from warehouse.lookup import dict_rows, on
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#111;background:#fff;max-width:72rem}
@@ -75,18 +75,19 @@ def chart(points: list[tuple[str, float]], title: str) -> str:
             f'xmlns="http://www.w3.org/2000/svg"><title>{e(title)}</title>{"".join(bars)}</svg>')
 
 
-def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[str, str] | None,
-              rows) -> str:
-    """Everything about one code on one date, each number with its source."""
+def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[str, str] | None, record: dict,
+              windows) -> str:
+    """Everything about one code on one date, each number with its source. `record`: warehouse.lookup.code_record;
+    `windows(locality)`: the code's payment windows, national for None (warehouse.lookup.payment_windows)."""
     loc_text = f"{locality[0]}:{locality[1]}" if locality else ""
     parts = [f"<h1>{e(code)} on {e(day)}</h1>",
              f'<p class="muted">Data version {e(version)} (manifest SHA-256 {e(sha)}).</p>', search_form(code, day, loc_text)]
-    status = rows(con, "SELECT * FROM code_status(?, CAST(? AS DATE))", [code, day])
+    status, pfs, opps, asc, mue, addon = (record[k] for k in ("settings", "pfs", "opps", "asc", "mue",
+                                                               "addon_primaries"))
     parts += ["<h2>In every setting</h2>", table(
         ["setting", "release", "indicator", "what it means", "APC", "weight", "rate", "status"],
         [[e(s["setting"]), e(s["period"]), e(s["indicator"]), e(s["definition"]), e(s["apc"]), e(s["weight"]),
           e(s["payment_rate"]), e(s["status"])] for s in status], {5, 6})]
-    pfs = rows(con, "SELECT * FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY modifier", [day, code])
     parts += ["<h2>Physician fee schedule</h2>", table(
         ["modifier", "release", "status", "work RVU", "non-facility PE", "facility PE", "MP RVU", "global", "source"],
         [[e(r["modifier"] or "none"), e(r["period"]), e(r["status_code"]), e(r["work_rvu"]),
@@ -95,7 +96,7 @@ def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[
     for title, loc in (("National payment", None), (f"Payment in {loc_text}", locality)):
         if loc is None and title != "National payment":
             continue
-        amounts = on(payment_windows(con, code, "", loc), day)
+        amounts = on(windows(loc), day)
         parts += [f"<h2>{e(title)}</h2>", table(
             ["setting", "release", "conversion factor", "GPCIs (work, PE, MP)", "amount", "locality", "RVUs from",
              "GPCIs from"],
@@ -104,8 +105,9 @@ def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[
               e(a["locality_name"] or a["locality"]), source_link(a["rvu_source_sha256"], a["rvu_source_row"]),
               source_link(a["gpci_source_sha256"], a["gpci_source_row"]) or "national: all 1"]
              for a in amounts], {2, 4})]
-    history = rows(con, "SELECT period, min(effective_from) AS since FROM pfs_rvu GROUP BY period ORDER BY since", [])
-    national = payment_windows(con, code)
+    history = dict_rows(con, "SELECT period, min(effective_from) AS since FROM pfs_rvu GROUP BY period ORDER BY since",
+                        [])
+    national = windows(None)
     points = []
     for h in history:
         amount = next((r["amount"] for r in on(national, h["since"]) if r["setting"] == "non_facility"), None)
@@ -113,32 +115,25 @@ def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[
             points.append((h["period"], float(amount)))
     parts += ["<h2>National non-facility payment in each loaded PFS release</h2>",
               chart(points, f"national non-facility payment of {code} by PFS release")]
-    opps = rows(con, "SELECT * FROM opps_addendum_b_on(CAST(? AS DATE)) WHERE hcpcs = ?", [day, code])
     parts += ["<h2>Hospital outpatient (OPPS Addendum B)</h2>", table(
         ["release", "SI", "APC", "weight", "rate", "national copay", "minimum copay", "source"],
         [[e(r["period"]), e(r["status_indicator"]), e(r["apc"]), e(r["relative_weight"]), e(r["payment_rate"]),
           e(r["national_unadjusted_copayment"]), e(r["minimum_unadjusted_copayment"]),
           source_link(r["source_sha256"], r["source_row"])] for r in opps], {3, 4, 5, 6})]
-    asc = rows(con, "SELECT 'AA' AS addendum, * FROM asc_addendum_aa_on(CAST(? AS DATE)) WHERE hcpcs = ? UNION ALL BY "
-                    "NAME SELECT 'BB' AS addendum, * FROM asc_addendum_bb_on(CAST(? AS DATE)) WHERE hcpcs = ?",
-               [day, code, day, code])
     parts += ["<h2>Ambulatory surgical center (ASC addenda)</h2>", table(
         ["addendum", "release", "payment indicator", "weight", "rate", "source"],
         [[e(r["addendum"]), e(r["period"]), e(r["payment_indicator"]), e(r["payment_weight"]), e(r["payment_rate"]),
           source_link(r["source_sha256"], r["source_row"])] for r in asc], {3, 4})]
-    mue = rows(con, "SELECT * FROM mue_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY service_type", [day, code])
     parts += ["<h2>Medically unlikely edits</h2>", table(
         ["service type", "release", "MUE", "adjudication", "rationale", "source"],
         [[e(r["service_type"]), e(r["period"]), e(r["mue_value"]), e(f'{r["mai"]} {r["mai_label"]}'),
           e(r["rationale"]), source_link(r["source_sha256"], r["source_row"])] for r in mue], {2})]
-    addon = rows(con, "SELECT primary_code, edit_type, edit_effective_date, edit_deletion_date, source_sha256, "
-                      "source_row FROM addon_edits_on(CAST(? AS DATE)) WHERE addon_code = ? ORDER BY 1", [day, code])
     parts += ["<h2>Add-on code edits: allowed primary codes</h2>", table(
         ["primary code", "edit type", "from", "until", "source"],
         [[f'<a href="/code/{e(a["primary_code"])}?date={e(day)}">{e(a["primary_code"])}</a>', e(a["edit_type"]),
           e(a["edit_effective_date"]), e(a["edit_deletion_date"] or "—"),
           source_link(a["source_sha256"], a["source_row"])] for a in addon])]
-    guides = rows(con, "SELECT guide, page, field, guide_raw, cms_value, status, cms_release, note "
+    guides = dict_rows(con, "SELECT guide, page, field, guide_raw, cms_value, status, cms_release, note "
                        "FROM vendor_guide_check WHERE hcpcs = ? ORDER BY guide, page, field", [code])
     parts += ["<h2>Vendor coding guides</h2>", table(
         ["guide", "page", "figure", "guide says", "CMS", "status", "CMS release", "note"],
@@ -148,8 +143,8 @@ def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[
     return page(f"{code} on {day}: cmsref", "".join(parts))
 
 
-def source_page(con, sha: str, row: int | None, rows) -> str:
-    files = rows(con, "SELECT release_id, kind, url, archive_name, member_name, size, sha256, retrieved_at "
+def source_page(con, sha: str, row: int | None) -> str:
+    files = dict_rows(con, "SELECT release_id, kind, url, archive_name, member_name, size, sha256, retrieved_at "
                       "FROM meta.source_files WHERE sha256 = ? ORDER BY release_id", [sha])
     body = [f"<h1>Source file {e(sha[:12])}…</h1>",
             f"<p>Row {e(row)} of this file (1-based record number; its line in a CSV/TXT, its row in a workbook "
@@ -160,11 +155,12 @@ def source_page(con, sha: str, row: int | None, rows) -> str:
     return page(f"source {sha[:12]}: cmsref", "".join(body))
 
 
-def index_page(con, rows) -> str:
-    versions = rows(con, "SELECT data_version, published_at, manifest_sha256, summary FROM meta.data_versions "
+def index_page(con) -> str:
+    versions = dict_rows(con, "SELECT data_version, published_at, manifest_sha256, summary FROM meta.data_versions "
                          "ORDER BY seq DESC", [])
     names = [v["data_version"] for v in versions]
-    releases = rows(con, "SELECT release_id, dataset, period, validation FROM meta.releases ORDER BY release_id", [])
+    releases = dict_rows(con, "SELECT release_id, dataset, period, validation FROM meta.releases ORDER BY release_id",
+                         [])
     options = "".join(f'<option value="{e(n)}">{e(n)}</option>' for n in names)
     body = ["<h1>cmsref data versions</h1>", search_form(),
             table(["data version", "published", "manifest SHA-256", "releases built", "notes"],

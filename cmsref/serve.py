@@ -31,13 +31,15 @@ from fastapi_offline import FastAPIOffline
 
 from cmsref.errors import CmsrefError
 from warehouse.api import UnknownVersionError, open_version
-from warehouse.lookup import SHOWN, TRACED, PaymentCache, code_in_effect, explain_no_payment, on
+from warehouse.lookup import SHOWN, TRACED, PaymentCache, code_record, dict_rows, explain_no_payment, found, on
 
 HCPCS = re.compile(r"[0-9A-Za-z]{5}")
 MODIFIER = re.compile(r"([0-9A-Za-z]{2})?")
 LOCALITY = re.compile(r"(\d{1,5}):(\d{1,2})")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_LINES = 20_000
+LINES_BODY = "a JSON object with a non-empty list `lines` is expected"
 LINE_FIELDS = {"claim", "hcpcs", "modifier", "units", "date_of_service", "locality", "setting", "service_type", "qp"}
 MAX_UNITS = 2**31 - 1
 MAX_CACHED_VERSIONS = 4  # payment caches of this many data versions at most (~100 MB each when full)
@@ -97,12 +99,6 @@ def _units(value, parameter: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_UNITS:
         raise BadInput(parameter, f"{_shown(value)} is not a whole number of units from 1 to {MAX_UNITS:,}")
     return value
-
-
-def _rows(con, sql: str, params: list) -> list[dict]:
-    rel = con.execute(sql, params)
-    cols = [d[0] for d in rel.description]
-    return [dict(zip(cols, r)) for r in rel.fetchall()]
 
 
 class Versions:
@@ -271,8 +267,8 @@ def create_app(db: Path) -> FastAPI:
         """Our 404s as FastAPI sends them ({"detail": ...}); the framework's own 400 (a body that is not JSON) names
         the body like every other bad input."""
         if exc.status_code == 400:
-            return JSONResponse({"error": "bad input", "parameter": "body", "detail": f"{exc.detail}: a JSON object "
-                                 "with a list `lines` is expected"}, status_code=400, headers=exc.headers)
+            return JSONResponse({"error": "bad input", "parameter": "body", "detail": f"{exc.detail}: {LINES_BODY}"},
+                                status_code=400, headers=exc.headers)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -286,7 +282,7 @@ def create_app(db: Path) -> FastAPI:
         if first.get("type") == "missing":
             detail = "missing"
         elif where[:1] == ["body"]:
-            detail = f"{detail}: a JSON object with a list `lines` is expected"
+            detail = f"{detail}: {LINES_BODY}"
         return JSONResponse({"error": "bad input", "parameter": parameter, "detail": detail}, status_code=400)
 
     @app.exception_handler(CmsrefError)
@@ -311,10 +307,10 @@ def create_app(db: Path) -> FastAPI:
     @get("/api/versions")
     def list_versions():
         served = con, _, _ = versions.connection("latest")
-        out = _rows(con, "SELECT data_version, published_at, manifest_sha256, summary FROM meta.data_versions "
+        out = dict_rows(con, "SELECT data_version, published_at, manifest_sha256, summary FROM meta.data_versions "
                          "ORDER BY seq", [])
         for v in out:
-            v["releases"] = [r["release_id"] for r in _rows(
+            v["releases"] = [r["release_id"] for r in dict_rows(
                 con, "SELECT DISTINCT release_id FROM meta.data_version_tables WHERE data_version = ? ORDER BY 1",
                 [v["data_version"]])]
         return JSONResponse(_jsonable({"versions": out}), headers=version_headers(served, "latest"))
@@ -352,27 +348,13 @@ def create_app(db: Path) -> FastAPI:
     @get("/api/{version}/codes/{hcpcs}")
     def code(version: str, hcpcs: str, date_of_service: str = Query(..., alias="date", description="YYYY-MM-DD")):
         code, day = _hcpcs(hcpcs, "hcpcs (path)"), _date(date_of_service)
-        served = versions.connection(version)
-        con = served[0]
-        if not code_in_effect(con, code, day):
-            raise HTTPException(404, f"{code} is in no table in effect on {day} in data version {served[1]}",
+        served = con, name, sha = versions.connection(version)
+        record = code_record(con, code, day)
+        if not found(record):
+            raise HTTPException(404, f"{code} is in no table in effect on {day} in data version {name}",
                                 headers=version_headers(served, version))
-        p = [day, code]
-        pfs = _rows(con, "SELECT * FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY modifier", p)
-        opps = _rows(con, "SELECT * FROM opps_addendum_b_on(CAST(? AS DATE)) WHERE hcpcs = ?", p)
-        asc = _rows(con, "SELECT 'AA' AS addendum, * FROM asc_addendum_aa_on(CAST(? AS DATE)) WHERE hcpcs = ? "
-                         "UNION ALL BY NAME SELECT 'BB' AS addendum, * FROM asc_addendum_bb_on(CAST(? AS DATE)) "
-                         "WHERE hcpcs = ?", p + p)
-        mue = _rows(con, "SELECT * FROM mue_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY service_type", p)
-        addon = _rows(con, "SELECT * FROM addon_edits_on(CAST(? AS DATE)) WHERE addon_code = ? ORDER BY primary_code",
-                      p)
-        primary_of = [r["addon_code"] for r in _rows(
-            con, "SELECT DISTINCT addon_code FROM addon_edits_on(CAST(? AS DATE)) WHERE primary_code = ? ORDER BY 1", p)]
-        status = _rows(con, "SELECT * FROM code_status(?, CAST(? AS DATE))", [code, day])
-        national = on(versions.payments(*served[1:]).windows(con, code), day) if pfs else []
-        return answer(served, version, {"hcpcs": code, "date": day, "settings": status, "pfs": pfs,
-                                "pfs_national_payment": national, "opps": opps, "asc": asc, "mue": mue,
-                                "addon_primaries": addon, "primary_of_addon_codes": primary_of})
+        national = on(versions.payments(name, sha).windows(con, code), day) if record["pfs"] else []
+        return answer(served, version, {"hcpcs": code, "date": day, **record, "pfs_national_payment": national})
 
     @app.post("/api/{version}/lines")
     def lines(version: str, body: dict = Body(..., examples=[{"lines": [
@@ -380,7 +362,7 @@ def create_app(db: Path) -> FastAPI:
              "setting": "facility", "service_type": "practitioner"}]}])):
         items = body.get("lines") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
-            raise BadInput("lines", "a JSON object with a non-empty list `lines` is expected")
+            raise BadInput("lines", LINES_BODY)
         if len(items) > MAX_LINES:
             raise BadInput("lines", f"at most {MAX_LINES} lines per request")
         rows = []
@@ -398,7 +380,8 @@ def create_app(db: Path) -> FastAPI:
                 raise BadInput(f"{where}.setting", f"{_shown(setting)} is not facility or non_facility")
             service = line.get("service_type", "practitioner")
             if service not in ("practitioner", "outpatient_hospital", "dme"):
-                raise BadInput(f"{where}.service_type", f"{_shown(service)} is not practitioner, outpatient_hospital or dme")
+                raise BadInput(f"{where}.service_type",
+                               f"{_shown(service)} is not practitioner, outpatient_hospital or dme")
             loc = _locality(line.get("locality"), f"{where}.locality")
             claim, qp = line.get("claim"), line.get("qp", False)
             if claim is not None and not (isinstance(claim, str) and 0 < len(claim) <= 64):
@@ -412,9 +395,13 @@ def create_app(db: Path) -> FastAPI:
                          _date(line.get("date_of_service"), f"{where}.date_of_service"),
                          loc[0] if loc else None, loc[1] if loc else None, setting, service, qp))
         served = con, name, sha = versions.connection(version)
+        first_line = {}  # each locality once, at its first line (in line order, so the first bad line is named)
         for line_no, *_, mac, loc, _, _, _ in rows:
-            check_locality(served, (mac, loc) if mac else None, f"lines[{line_no - 1}].locality",
-                           version_headers(served, version))
+            if mac:
+                first_line.setdefault((mac, loc), line_no)
+        headers = version_headers(served, version)
+        for loc, line_no in first_line.items():
+            check_locality(served, loc, f"lines[{line_no - 1}].locality", headers)
         import polars as pl
 
         frame = pl.DataFrame(rows, orient="row", schema={
@@ -428,7 +415,7 @@ def create_app(db: Path) -> FastAPI:
         finally:
             con.unregister("incoming_lines")
         try:
-            result = _rows(con, """
+            result = dict_rows(con, """
 SELECT l.line_no, l.claim_id AS claim, l.hcpcs, l.modifier, l.units, l.date_of_service, l.setting, p.locality,
        l.qp, p.pfs_amount, p.pfs_period, p.pfs_status_code, p.pfs_cf_variant, p.pfs_status,
        m.mue_period, m.mue_value, m.mai, m.units_compared, m.status AS mue_status,
@@ -449,7 +436,7 @@ ORDER BY l.line_no""", [])
     @get("/", response_class=HTMLResponse)
     def index():
         con, _, _ = versions.connection("latest")
-        return pages.index_page(con, _rows)
+        return pages.index_page(con)
 
     @get("/code")
     def code_search(hcpcs: str = Query(...), date_of_service: str = Query(..., alias="date"),
@@ -466,17 +453,19 @@ ORDER BY l.line_no""", [])
         served = con, name, sha = versions.connection(version)
         headers = version_headers(served, version)
         check_locality(served, loc, "locality", headers)
-        if not code_in_effect(con, code, day):
+        record = code_record(con, code, day)
+        if not found(record):
             return HTMLResponse(pages.not_found_page(code, day, f"{code} is in no table in effect on {day} in data "
                                                                 f"version {name}"), status_code=404, headers=headers)
-        return HTMLResponse(pages.code_page(con, name, sha, code, day, loc, _rows), headers=headers)
+        cache = versions.payments(name, sha)
+        return HTMLResponse(pages.code_page(con, name, sha, code, day, loc, record,
+                                            lambda at: cache.windows(con, code, "", at)), headers=headers)
 
     @get("/source/{sha256}", response_class=HTMLResponse)
     def source(sha256: str, row: int | None = Query(None)):
-        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-            raise BadInput("sha256", f"{sha256!r} is not a SHA-256 (64 hexadecimal digits)")
+        _text(sha256, "sha256", SHA256, "a SHA-256 (64 hexadecimal digits)")
         con, _, _ = versions.connection("latest")
-        return pages.source_page(con, sha256, row, _rows)
+        return pages.source_page(con, sha256, row)
 
     @get("/notes/{version}", response_class=HTMLResponse)
     def notes(version: str):

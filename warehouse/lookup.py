@@ -56,8 +56,9 @@ def payment_rows(con, hcpcs: str, day: date | str, modifier: str = "", locality:
 
 class PaymentCache:
     """payment_windows of one published data version, kept per code x modifier x locality (the least recently used
-    dropped beyond `size` entries, about 10 KB each: ~100 MB when full). A published version never changes, so an entry never goes
-    stale; a lookup that is kept is a dictionary read. Safe to share between threads."""
+    dropped beyond `size` entries, about 10 KB each: ~100 MB when full), with the version's localities and source
+    files. A published version never changes, so an entry never goes stale; a lookup that is kept is a dictionary
+    read. Safe to share between threads."""
 
     def __init__(self, size: int = 10_000):
         self.size, self.entries, self.lock = size, OrderedDict(), threading.Lock()
@@ -97,18 +98,40 @@ class PaymentCache:
         return [dict(zip(COLUMNS, r)) for r in rows]
 
 
-# the tables a code can be in on a date of service, as (macro, code column)
-CODE_TABLES = (("pfs_rvu_on", "hcpcs"), ("opps_addendum_b_on", "hcpcs"), ("asc_addendum_aa_on", "hcpcs"),
-               ("asc_addendum_bb_on", "hcpcs"), ("mue_on", "hcpcs"), ("addon_edits_on", "addon_code"),
-               ("addon_edits_on", "primary_code"))
+def dict_rows(con, sql: str, params: list) -> list[dict]:
+    """A query's rows as dicts of column name to value (values bound as parameters)."""
+    rel = con.execute(sql, params)
+    names = [d[0] for d in rel.description]
+    return [dict(zip(names, r)) for r in rel.fetchall()]
 
 
-def code_in_effect(con, hcpcs: str, day: str) -> bool:
-    """Whether any table has a row of the code in effect on the date (the API's /codes and the code page answer 404
-    when none has)."""
-    sql = " OR ".join(f"EXISTS (SELECT 1 FROM {macro}(CAST(? AS DATE)) WHERE {column} = ?)"
-                      for macro, column in CODE_TABLES)
-    return con.execute(f"SELECT {sql}", [v for _ in CODE_TABLES for v in (day, hcpcs)]).fetchall()[0][0]
+# the lists of a code record that say the code is in a table on the date (`settings` always has one row a setting)
+FOUND_IN = ("pfs", "opps", "asc", "mue", "addon_primaries", "primary_of_addon_codes")
+
+
+def code_record(con, hcpcs: str, day: str) -> dict[str, list]:
+    """Everything the tables say about a code on a date of service, each row with its release and source (the API's
+    /codes and the code page): PFS status per setting, RVUs, OPPS, ASC (AA and BB), MUEs, the add-on edits that apply
+    (addon_edits_on) with the code as add-on and the add-on codes it is a primary of. `found(record)`: in any table."""
+    p = [day, hcpcs]
+    return {
+        "settings": dict_rows(con, "SELECT * FROM code_status(?, CAST(? AS DATE))", [hcpcs, day]),
+        "pfs": dict_rows(con, "SELECT * FROM pfs_rvu_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY modifier", p),
+        "opps": dict_rows(con, "SELECT * FROM opps_addendum_b_on(CAST(? AS DATE)) WHERE hcpcs = ?", p),
+        "asc": dict_rows(con, "SELECT 'AA' AS addendum, * FROM asc_addendum_aa_on(CAST(? AS DATE)) WHERE hcpcs = ? "
+                              "UNION ALL BY NAME SELECT 'BB' AS addendum, * FROM asc_addendum_bb_on(CAST(? AS DATE)) "
+                              "WHERE hcpcs = ?", p + p),
+        "mue": dict_rows(con, "SELECT * FROM mue_on(CAST(? AS DATE)) WHERE hcpcs = ? ORDER BY service_type", p),
+        "addon_primaries": dict_rows(con, "SELECT * FROM addon_edits_on(CAST(? AS DATE)) WHERE addon_code = ? "
+                                          "ORDER BY primary_code", p),
+        "primary_of_addon_codes": [r["addon_code"] for r in dict_rows(
+            con, "SELECT DISTINCT addon_code FROM addon_edits_on(CAST(? AS DATE)) WHERE primary_code = ? ORDER BY 1",
+            p)],
+    }
+
+
+def found(record: dict[str, list]) -> bool:
+    return any(record[k] for k in FOUND_IN)
 
 
 def explain_no_payment(con, hcpcs: str, day: str, modifier: str = "", locality: tuple[str, str] | None = None
