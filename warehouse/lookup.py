@@ -1,5 +1,6 @@
-"""Lookups both faces of cmsref answer the same way (the CLI's `payment` and the HTTP API): a code's PFS payment on
-a date of service, and why there is none. Values reach SQL as parameters only."""
+"""Lookups every face of cmsref answers the same way (the CLI's `payment`, the HTTP API, the code page): a code's PFS
+payment on a date of service and why there is none, everything the tables say about a code on a date, and the
+per-version cache the server keeps of them. Values reach SQL as parameters only."""
 
 from __future__ import annotations
 
@@ -67,13 +68,11 @@ class PaymentCache:
 
     def source_files(self, con) -> dict[str, dict]:
         """Every source file of the warehouse by SHA-256: its file name, archive, URL and release, read once."""
-        files = self.files
-        if files is None:
-            rel = con.execute("SELECT sha256, member_name AS file, archive_name AS archive, url, release_id "
-                              "FROM meta.source_files")
-            names = [d[0] for d in rel.description]
-            files = self.files = {r[0]: dict(zip(names[1:], r[1:])) for r in rel.fetchall()}
-        return files
+        if self.files is None:
+            self.files = {r.pop("sha256"): r for r in dict_rows(
+                con, "SELECT sha256, member_name AS file, archive_name AS archive, url, release_id "
+                     "FROM meta.source_files", [])}
+        return self.files
 
     def localities(self, con) -> frozenset[tuple[str, str]]:
         """Every (MAC, locality) of the version's GPCI files, read once."""
