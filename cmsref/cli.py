@@ -469,10 +469,10 @@ def _cell(text: str, width: int = 60) -> str:
 
 
 def _serve(args) -> int:
-    from cmsref.serve import run
-
     import os
     import socket
+
+    from cmsref.serve import run
 
     db = config.db_path(args.db)
     if not db.exists():

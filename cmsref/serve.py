@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
 from cmsref.errors import CmsrefError
-from warehouse.api import UnknownVersionError, open_version
+from warehouse.api import UnknownVersionError, open_version, pinned
 from warehouse.lookup import SHOWN, TRACED, PaymentCache, code_record, dict_rows, explain_no_payment, found, on
 
 HCPCS = re.compile(r"[0-9A-Za-z]{5}")
@@ -213,10 +213,7 @@ class Versions:
                                      f"{', '.join(exc.published) or 'none'}") from None
         with self.lock:
             self.opened.append(con)
-        name = con.execute("SELECT pinned_version()").fetchall()[0][0]
-        sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?",
-                          [name]).fetchall()[0][0]
-        cache[1][version] = (con, name, sha)
+        cache[1][version] = (con, *pinned(con))
         return cache[1][version]
 
 

@@ -87,9 +87,14 @@ def lock_down(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("SET lock_configuration = true")
 
 
+def pinned(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The data version a connection of open_version shows, and its manifest SHA-256."""
+    return tuple(con.execute("SELECT data_version, manifest_sha256 FROM meta.data_versions "
+                             "WHERE data_version = pinned_version()").fetchall()[0])
+
+
 def manifest_sha256(con: duckdb.DuckDBPyConnection) -> str:
-    version = con.execute("SELECT pinned_version()").fetchall()[0][0]
-    return con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchall()[0][0]
+    return pinned(con)[1]
 
 
 class Lookup:

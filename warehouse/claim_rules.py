@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
+
 def lines_sql(reserved: tuple[str, ...] = (), optional: dict[str, str] | None = None) -> str:
     """The lines a rule reads, as SQL over its `lines` argument: numbered by their position (`line_no`; a line_no of
     the table is replaced, since one that repeats per claim would merge lines), with a `claim_id` column whether the
