@@ -40,3 +40,18 @@ class PublishError(CmsrefError):
 
 class NoDataError(CmsrefError):
     """No loaded release covers what was asked (e.g. a date of service)."""
+
+
+class AlteredDataError(CmsrefError):
+    """A published data version's content (rows, lineage, views or macros) no longer matches its manifest: it is
+    never answered from or exported. `version` and `table` name what differs (no file path)."""
+
+    def __init__(self, message: str, version: str = "", table: str = ""):
+        super().__init__(message)
+        self.version, self.table = version, table
+
+
+class UnsafeOutputError(CmsrefError):
+    """An output path would land on a file cmsref owns (the warehouse, its log or lock, the cache, the mirror)."""
+
+    exit_code = 2
