@@ -7,13 +7,12 @@ SHA-256 and row number of the file it came from.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import polars as pl
 
 from cmsref.errors import ParseError
 from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file
+from transform.release_date import stated_release_date
 from transform.tables import ReleaseTables, conform, curated_definitions, split_reference
 
 VARIANT_ORDER = ("all", "non_qp", "qp")  # the first present feeds pfs_rvu; RVUs are the same in each
@@ -47,7 +46,7 @@ def transform_release(spec, release, files: list[SourceFile]) -> ReleaseTables:
     tables["pfs_rvu"] = rvu
     released = base.values.get("cms_release_date")
     if released:
-        result.cms_release_date = datetime.strptime(released, "%m/%d/%Y").date()
+        result.cms_release_date = stated_release_date(released, year, base_src.member_name)
 
     for kind, table in (("gpci", "pfs_gpci"), ("locco", "pfs_locality"), ("oppscap", "pfs_opps_cap")):
         if (kind, "all") in parsed:
