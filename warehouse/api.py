@@ -11,13 +11,15 @@ From SQL, without Python: `SELECT * FROM pfs_rvu_version('2025.4')` and `pfs_rvu
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
 import duckdb
 
-from cmsref.errors import CmsrefError
-from warehouse.publish import connect, verify_version
+from cmsref.errors import AlteredDataError, CmsrefError
+from warehouse.manifest import verify_version
+from warehouse.publish import connect
 from warehouse.sql import literal
 from warehouse.views import create_pinned_views
 
@@ -35,9 +37,13 @@ def versions(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def open_version(path: str | Path, version: str = "latest", *, expected_manifest_sha256: str | None = None,
-                 lock: bool = True) -> duckdb.DuckDBPyConnection:
+                 lock: bool = True, check: bool = True) -> duckdb.DuckDBPyConnection:
     """A read-only connection whose public views show one data version ('latest' = the newest). It can touch no other
-    file (see lock_down); only cmsref's own export passes lock=False, to write the snapshot's files."""
+    file (see lock_down); only cmsref's own export passes lock=False, to write the snapshot's files.
+
+    The version's content is checked against its manifest before anything is answered from it (ensure_intact):
+    altered rows, lineage, views or macros raise AlteredDataError. Only `cmsref verify` passes check=False, to list
+    every difference itself."""
     con = connect(Path(path), read_only=True)
     try:
         known = versions(con)
@@ -54,9 +60,8 @@ def open_version(path: str | Path, version: str = "latest", *, expected_manifest
             if actual != expected_manifest_sha256:
                 raise CmsrefError(f"data version {version} in {path} has manifest {actual}, not the pinned "
                                   f"{expected_manifest_sha256}: this is not the data you tested against")
-            problems = verify_version(con, version)  # the manifest covers every row: recompute it from them
-            if problems:
-                raise CmsrefError(f"data version {version} in {path} is not the pinned data: {problems[0]}")
+        if check or expected_manifest_sha256:
+            ensure_intact(con, Path(path), version)
         create_pinned_views(con, version)
         con.execute(f"CREATE OR REPLACE TEMP MACRO pinned_version() AS {literal(version)}")
         if lock:
@@ -65,6 +70,48 @@ def open_version(path: str | Path, version: str = "latest", *, expected_manifest
     except BaseException:
         con.close()
         raise
+
+
+_VERIFIED: dict[tuple, bool] = {}  # (file identity, data version) -> checked intact in this process
+_VERIFYING = threading.Lock()
+
+
+def file_identity(path: Path) -> tuple | None:
+    """What tells one state of a warehouse file from another: device, inode, size, modification and change times
+    (the change time cannot be set back by a user), and the same of its write-ahead log. None when it is missing."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    try:
+        wal = os.stat(f"{path}.wal")
+        wal_id = (wal.st_ino, wal.st_size, wal.st_mtime_ns, wal.st_ctime_ns)
+    except FileNotFoundError:
+        wal_id = None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, wal_id)
+
+
+def ensure_intact(con: duckdb.DuckDBPyConnection, path: Path, version: str) -> None:
+    """Refuse a data version whose rows, lineage, views or macros no longer match its manifest (AlteredDataError,
+    naming the version and the table; no path). The manifest is recomputed once per state of the file and version
+    in this process (about a second for the whole mirror, see docs/benchmark.md); every later open of the same
+    file is a dictionary read."""
+    key = (file_identity(path), version)
+    if key[0] is not None and _VERIFIED.get(key):
+        return
+    with _VERIFYING:  # threads of a server opening the same new file verify it once
+        if key[0] is not None and _VERIFIED.get(key):
+            return
+        problems = verify_version(con, version)
+        if problems:
+            first = problems[0]
+            raise AlteredDataError(
+                f"data version {version} does not match its published manifest ({first.detail}"
+                f"{f'; {len(problems) - 1} more' if len(problems) > 1 else ''}); it is not answered from: "
+                f"`cmsref verify --version {version}` lists what differs; restore the warehouse from a copy or an "
+                f"export, or build into a new file with --db", version, first.table)
+        if key[0] is not None and key[0] == file_identity(path):  # unchanged while it was checked
+            _VERIFIED[key] = True
 
 
 _LOCKING = threading.Lock()
