@@ -6,11 +6,13 @@ import argparse
 import json
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from cmsref import __version__, config
 from cmsref.errors import CmsrefError, NoDataError
 from extract.catalog import datasets as catalog_datasets, load_dataset
+from warehouse.outputs import atomic_file, refuse_owned
 
 EPILOG = """environment:
   CMSREF_DB      warehouse file (default: $CMSREF_HOME/cmsref.duckdb)
@@ -29,7 +31,11 @@ examples:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    try:  # the parser lists the catalogued datasets: a broken catalog is one line, even for --help
+        parser = _parser()
+    except CmsrefError as exc:
+        print(f"cmsref: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     args = parser.parse_args(argv)
     quiet = getattr(args, "quiet", False)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
@@ -115,13 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--format", choices=["table", "csv", "json"], default="table")
     r.set_defaults(func=lambda a: _print_sql(a, "SELECT release_id, dataset, period, effective_from, effective_to, "
                                                "in_latest, cms_release_date, row_counts, validation_success "
-                                               "FROM releases ORDER BY dataset, effective_from, revision"))
+                                               "FROM releases ORDER BY dataset, effective_from, revision",
+                                             check=False))
 
     v = sub.add_parser("versions", help="list published data versions")
     v.add_argument("--db", metavar="PATH")
     v.add_argument("--format", choices=["table", "csv", "json"], default="table")
     v.set_defaults(func=lambda a: _print_sql(a, "SELECT data_version, is_latest, published_at, manifest_sha256, "
-                                               "summary FROM data_versions ORDER BY seq"))
+                                               "summary FROM data_versions ORDER BY seq", check=False))
 
     q = sub.add_parser("query", help="run SQL against the warehouse (read-only)",
                        description="Run SQL read-only. The views (pfs_rvu, pfs_payment, ...) show the latest data "
@@ -130,13 +137,16 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--version", metavar="V", help="pin a data version (default: latest)")
     q.add_argument("--db", metavar="PATH")
     q.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    q.add_argument("--output", metavar="FILE", help="write the result to FILE instead of the terminal (SQL itself "
+    q.add_argument("--output", metavar="FILE", help="write the result to FILE instead of the terminal, streamed (any "
+                                                     "number of rows) and renamed into place when complete; never "
+                                                     "the warehouse, its data folder or the mirror (SQL itself "
                                                      "cannot write, attach or read files)")
     q.set_defaults(func=lambda a: _print_sql(a, a.sql))
 
     e = sub.add_parser("export", help="write one data version as a self-contained snapshot with manifest.json")
     e.add_argument("--version", required=True, metavar="V", help="data version, or 'latest'")
-    e.add_argument("--to", required=True, metavar="DIR", help="output folder")
+    e.add_argument("--to", required=True, metavar="DIR", help="output folder (not inside the data folder or the "
+                                                              "mirror); each file is renamed into place when complete")
     e.add_argument("--format", choices=["parquet", "duckdb"], default="parquet")
     e.add_argument("--without-cpt-descriptors", action="store_true",
                    help="blank CPT (AMA) and CDT (ADA) descriptors, for redistribution")
@@ -178,7 +188,8 @@ def _parser() -> argparse.ArgumentParser:
     vr.add_argument("--version", metavar="V", help="compare with this data version (default: latest)")
     vr.add_argument("--db", metavar="PATH")
     vr.add_argument("--format", choices=["table", "csv", "json", "markdown", "html"], default="table")
-    vr.add_argument("--report", metavar="FILE", help="also write an HTML (or .md) report to FILE")
+    vr.add_argument("--report", metavar="FILE", help="also write an HTML (or .md) report to FILE (never the "
+                                                     "warehouse, its data folder or the mirror)")
     vr.add_argument("--strict", action="store_true", help="fail also on 'not in CMS data'")
     vr.set_defaults(func=_vendor_reconcile)
     vi = vsub.add_parser("import", help="publish a guide's figures and checks as a new data version")
@@ -234,8 +245,9 @@ def _build(args) -> int:
 def _export(args) -> int:
     from warehouse.export import export_version
 
-    manifest = export_version(config.db_path(args.db), args.version, Path(args.to), args.format,
-                              args.without_cpt_descriptors)
+    db = config.db_path(args.db)
+    to = refuse_owned(args.to, db, option="--to", folder=True)
+    manifest = export_version(db, args.version, to, args.format, args.without_cpt_descriptors)
     print(f"exported to {manifest.parent} (manifest: {manifest})")
     return 0
 
@@ -259,9 +271,9 @@ def _verify(args) -> int:
 
 def _verify_version(args) -> int:
     from warehouse.api import open_version
-    from warehouse.publish import verify_version
+    from warehouse.manifest import verify_version
 
-    con = open_version(config.db_path(args.db), args.version)
+    con = open_version(config.db_path(args.db), args.version, check=False)  # it lists every difference itself
     try:
         version = con.execute("SELECT pinned_version()").fetchone()[0]
         sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()[0]
@@ -329,15 +341,16 @@ def _vendor_reconcile(args) -> int:
     from expectations.reconcile_report import render_report
 
     pdf = Path(args.pdf)
+    report = refuse_owned(args.report, config.db_path(args.db), option="--report") if args.report else None
     extract = extract_guide(pdf, year=args.year)
     con = _open(args)
     try:
         checks = reconcile(con, extract, year=args.year, guide_sha256=file_sha256(pdf))
     finally:
         con.close()
-    if args.report:
-        fmt = "markdown" if args.report.endswith(".md") else "html"
-        Path(args.report).write_text(render_report(checks, extract, fmt, year=args.year))
+    if report:
+        with _writing(report, "--report") as fh:
+            fh.write(render_report(checks, extract, "markdown" if report.suffix == ".md" else "html", year=args.year))
     if args.format in ("markdown", "html"):
         print(render_report(checks, extract, args.format, year=args.year))
     else:
@@ -361,16 +374,20 @@ def _vendor_import(args) -> int:
     return 0
 
 
-def _open(args):
+def _open(args, check: bool = True):
     from warehouse.api import open_version
 
-    return open_version(config.db_path(args.db), getattr(args, "version", None) or "latest")
+    return open_version(config.db_path(args.db), getattr(args, "version", None) or "latest", check=check)
 
 
-def _print_sql(args, sql: str, params=None) -> int:
+BATCH_ROWS = 10_000  # rows fetched at a time: a result of any size streams through bounded memory
+
+
+def _print_sql(args, sql: str, params=None, check: bool = True) -> int:
     import duckdb
 
-    con = _open(args)
+    output = _output(args)  # refused before any work when it would land on a file cmsref owns
+    con = _open(args, check=check)
     try:
         try:
             rel = con.execute(sql, params or [])
@@ -378,49 +395,90 @@ def _print_sql(args, sql: str, params=None) -> int:
             raise CmsrefError(f"query failed: {str(exc).splitlines()[0]}") from None
         cols = [d[0] for d in rel.description] if rel.description else []
         json_cols = [i for i, d in enumerate(rel.description or []) if str(d[1]).upper() == "JSON"]
-        rows = rel.fetchall()
-        if json_cols and args.format == "json":  # a JSON column is JSON in the output, not a string inside it
-            rows = [tuple(json.loads(v) if i in json_cols and isinstance(v, str) else v for i, v in enumerate(r))
-                    for r in rows]
+
+        def batches():
+            while True:
+                try:
+                    rows = rel.fetchmany(BATCH_ROWS)
+                except duckdb.Error as exc:
+                    raise CmsrefError(f"query failed: {str(exc).splitlines()[0]}") from None
+                if not rows:
+                    return
+                if json_cols and args.format == "json":  # a JSON column is JSON in the output, not a string in it
+                    rows = [tuple(json.loads(v) if i in json_cols and isinstance(v, str) else v
+                                  for i, v in enumerate(r)) for r in rows]
+                yield rows
+        return _deliver(cols, batches(), args.format, output)
     finally:
         con.close()
-    return _deliver(cols, rows, args)
 
 
-def _deliver(cols, rows, args) -> int:
-    """The result on the terminal, or with --output in a file (the only way a query result reaches a file)."""
+def _output(args) -> Path | None:
+    """The --output file, checked: never the warehouse, a file beside it, the data folder or the mirror."""
     output = getattr(args, "output", None)
-    if not output:
-        _emit(cols, rows, args.format)
-        return 0
-    import contextlib
+    return refuse_owned(output, config.db_path(args.db), option="--output") if output else None
 
+
+@contextmanager
+def _writing(target: Path, option: str):
+    """A user's output file, written whole or not at all (see warehouse.outputs)."""
     try:
-        with open(output, "w", encoding="utf-8", newline="") as fh, contextlib.redirect_stdout(fh):
-            _emit(cols, rows, args.format)
+        with atomic_file(target) as fh:
+            yield fh
     except OSError as exc:
-        raise CmsrefError(f"cannot write {output}: {exc.strerror}") from None
-    print(f"{len(rows)} row(s) written to {output}", file=sys.stderr)
+        raise CmsrefError(f"cannot write {option} {target}: {exc.strerror or exc}; it was left as it was") from None
+
+
+def _deliver(cols, batches, fmt: str, output: Path | None) -> int:
+    """The result on the terminal, or with --output in a file (the only way a query result reaches a file)."""
+    if output is None:
+        _write(cols, batches, fmt, sys.stdout)
+        return 0
+    with _writing(output, "--output") as fh:
+        n = _write(cols, batches, fmt, fh)
+    print(f"{n} row(s) written to {output}", file=sys.stderr)
     return 0
 
 
 def _emit(cols, rows, fmt) -> None:
+    _write(cols, [rows], fmt, sys.stdout)
+
+
+def _write(cols, batches, fmt: str, out) -> int:
+    """Rows (an iterable of lists of rows) as json, csv or a table for a person, written as they come; the count."""
+    n = 0
     if fmt == "json":
-        print(json.dumps([dict(zip(cols, r)) for r in rows], default=str, indent=1))
+        out.write("[")
+        for rows in batches:
+            for r in rows:
+                item = json.dumps(dict(zip(cols, r)), default=str, indent=1).replace("\n", "\n ")
+                out.write(("," if n else "") + "\n " + item)
+                n += 1
+        out.write("\n]\n" if n else "]\n")
     elif fmt == "csv":
         import csv
 
-        w = csv.writer(sys.stdout)
+        w = csv.writer(out)
         w.writerow(cols)
-        w.writerows(rows)
-    else:  # a table for a person: long cells are cut (csv and json keep every character)
-        text = [[_cell("" if v is None else str(v)) for v in r] for r in rows]
-        widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(cols)]
-        print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
-        print("  ".join("-" * w for w in widths))
-        for r in text:
-            print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
-        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+        for rows in batches:
+            w.writerows(rows)
+            n += len(rows)
+    else:  # a table for a person: long cells are cut (csv and json keep every character); widths from the first rows
+        widths = None
+        for rows in batches:
+            text = [[_cell("" if v is None else str(v)) for v in r] for r in rows]
+            if widths is None:
+                widths = [max([len(c)] + [len(r[i]) for r in text]) for i, c in enumerate(cols)]
+                out.write("  ".join(c.ljust(w) for c, w in zip(cols, widths)) + "\n")
+                out.write("  ".join("-" * w for w in widths) + "\n")
+            for r in text:
+                out.write("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "\n")
+            n += len(rows)
+        if widths is None:
+            widths = [len(c) for c in cols]
+            out.write("  ".join(cols) + "\n" + "  ".join("-" * w for w in widths) + "\n")
+        out.write(f"({n} row{'s' if n != 1 else ''})\n")
+    return n
 
 
 def _date(text: str) -> str:
@@ -499,7 +557,7 @@ def _payment(args) -> int:
             raise NoDataError(explain_no_payment(con, args.hcpcs, args.date, args.modifier, args.locality)[1])
     finally:
         con.close()
-    return _deliver(cols, rows, args)
+    return _deliver(cols, [rows], args.format, None)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,6 +30,8 @@ from cmsref import __version__
 from cmsref.errors import CmsrefError
 from extract.download import sha256_file
 from warehouse.api import open_version
+from warehouse.manifest import definitions
+from warehouse.outputs import refuse_owned
 from warehouse.sql import literal
 from warehouse.schema import TABLES
 from warehouse.views import snapshot_statements
@@ -64,65 +67,80 @@ def _content_sha(con, sql: str) -> str:
 
 
 def export_version(db: Path, version: str, to: Path, fmt: str = "parquet", without_cpt: bool = False) -> Path:
+    """Write the snapshot's files into a staging folder inside `to`, then rename each into place (manifest.json
+    last): an interrupted export leaves no half-written file under a snapshot's name. The version's content is
+    checked against its manifest first (open_version): an altered version is never exported."""
     if fmt not in ("parquet", "duckdb"):
         raise CmsrefError(f"unknown export format {fmt!r}: parquet or duckdb")
+    to = refuse_owned(to, db, option="--to", folder=True)
     con = open_version(db, version, lock=False)
+    to.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".cmsref-export-", dir=to))
     try:
-        con.execute("SET threads = 1")  # one writer thread: the same bytes every time
-        version = con.execute("SELECT pinned_version()").fetchone()[0]
-        published_at, warehouse_manifest = con.execute(
-            "SELECT published_at, manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()
-        to = Path(to)
-        to.mkdir(parents=True, exist_ok=True)
-        selects = {name: _select(con, name, without_cpt) for name in TABLES}
-        v = literal(version)
-        selects.update({name: sql.format(v=v) + " ORDER BY ALL" for name, sql in CATALOG.items()})
-        tables = []
-        parquet_dir = to if fmt == "parquet" else Path(tempfile.mkdtemp(prefix=".export-", dir=to))
-        for name, sql in sorted(selects.items()):
-            path = parquet_dir / f"{name}.parquet"
-            con.execute(f"COPY ({sql}) TO {literal(path)} (FORMAT parquet, COMPRESSION zstd)")
-            file_name, sha = (path.name, sha256_file(path)) if fmt == "parquet" else (f"cmsref-{version}.duckdb", None)
-            tables.append(_entry(con, name, sql, file_name, sha))
-        if fmt == "duckdb":
-            # the warehouse connection is read-only: build the snapshot file in a connection of its own
-            path = to / f"cmsref-{version}.duckdb"
-            path.unlink(missing_ok=True)
-            snap = duckdb.connect(str(path))
-            try:
-                snap.execute("SET threads = 1")
-                for name in sorted(selects):
-                    snap.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet({literal(f'{parquet_dir / name}.parquet')})")
-                for statement in snapshot_statements(version):  # the views and macros: the README's queries run
-                    snap.execute(statement)
-                snap.execute("CHECKPOINT")
-            finally:
-                snap.close()
-                shutil.rmtree(parquet_dir)
-        if fmt == "parquet":  # `duckdb -c ".read views.sql"` in the folder gives the views and macros
-            views_sql = "".join(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{name}.parquet');\n"
-                                for name in sorted(selects))
-            views_sql += "".join(statement + ";\n" for statement in snapshot_statements(version))
-            (to / "views.sql").write_text(views_sql, encoding="utf-8")
-        sources = con.execute(
-            "SELECT DISTINCT release_id, kind, variant, url, archive_name, member_name, size, sha256 FROM meta.source_files "
-            f"WHERE release_id IN (SELECT release_id FROM meta.data_version_tables WHERE data_version = {v}) "
-            "ORDER BY ALL").fetchall()
+        _export(con, stage, fmt, without_cpt)
+        names = sorted(p.name for p in stage.iterdir() if p.is_file() and p.name != "manifest.json")
+        for name in [*names, "manifest.json"]:
+            os.replace(stage / name, refuse_owned(to / name, db, option="--to"))
+        return to / "manifest.json"
     finally:
         con.close()
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _export(con, to: Path, fmt: str, without_cpt: bool) -> dict:
+    con.execute("SET threads = 1")  # one writer thread: the same bytes every time
+    version = con.execute("SELECT pinned_version()").fetchone()[0]
+    published_at, warehouse_manifest = con.execute(
+        "SELECT published_at, manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()
+    selects = {name: _select(con, name, without_cpt) for name in TABLES}
+    v = literal(version)
+    selects.update({name: sql.format(v=v) + " ORDER BY ALL" for name, sql in CATALOG.items()})
+    tables = []
+    parquet_dir = to if fmt == "parquet" else Path(tempfile.mkdtemp(prefix=".export-", dir=to))
+    for name, sql in sorted(selects.items()):
+        path = parquet_dir / f"{name}.parquet"
+        con.execute(f"COPY ({sql}) TO {literal(path)} (FORMAT parquet, COMPRESSION zstd)")
+        file_name, sha = (path.name, sha256_file(path)) if fmt == "parquet" else (f"cmsref-{version}.duckdb", None)
+        tables.append(_entry(con, name, sql, file_name, sha))
+    if fmt == "duckdb":
+        # the warehouse connection is read-only: build the snapshot file in a connection of its own
+        path = to / f"cmsref-{version}.duckdb"
+        path.unlink(missing_ok=True)
+        snap = duckdb.connect(str(path))
+        try:
+            snap.execute("SET threads = 1")
+            for name in sorted(selects):
+                snap.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet({literal(f'{parquet_dir / name}.parquet')})")
+            for statement in snapshot_statements(version):  # the views and macros: the README's queries run
+                snap.execute(statement)
+            snap.execute("CHECKPOINT")
+            snapshot_definitions = definitions(snap)
+        finally:
+            snap.close()
+            shutil.rmtree(parquet_dir)
+    if fmt == "parquet":  # `duckdb -c ".read views.sql"` in the folder gives the views and macros
+        views_sql = "".join(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{name}.parquet');\n"
+                            for name in sorted(selects))
+        views_sql += "".join(statement + ";\n" for statement in snapshot_statements(version))
+        (to / "views.sql").write_text(views_sql, encoding="utf-8")
+        snapshot_definitions = {"views.sql": hashlib.sha256(views_sql.encode()).hexdigest()}
+    sources = con.execute(
+        "SELECT DISTINCT * EXCLUDE (archive_sha256, retrieved_at) FROM meta.source_files "  # + mirror_path, if any
+        f"WHERE release_id IN (SELECT release_id FROM meta.data_version_tables WHERE data_version = {v}) "
+        "ORDER BY ALL").fetchall()
     manifest = {
         "data_version": version, "warehouse_manifest_sha256": warehouse_manifest,
         "created_at": published_at.isoformat(), "cmsref_version": __version__, "format": fmt,
         "without_cpt_descriptors": without_cpt,
         "tables": tables,
+        "definitions": snapshot_definitions,  # the views and macros a DuckDB client runs: verify checks them
         "sources": [dict(zip(("release_id", "kind", "variant", "url", "archive_name", "member_name", "size",
                               "sha256"), s)) for s in sources],
         "notice": "CPT codes and descriptors are copyright American Medical Association; CDT codes American Dental "
                   "Association." + (" CPT and CDT descriptors were removed from this export." if without_cpt else ""),
     }
-    out = to / "manifest.json"
-    out.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return out
+    (to / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
 
 
 def _entry(con, name, sql, file_name, file_sha):
@@ -156,6 +174,9 @@ def verify(snapshot: Path) -> list[str]:
             if not path.is_file():
                 return [f"{path.name} is missing"]
             con.execute(f"ATTACH {literal(path)} AS snapshot (READ_ONLY)")
+            problems += _changed_definitions(manifest, definitions(con))
+        elif manifest["format"] == "parquet" and (snapshot / "views.sql").is_file():
+            problems += _changed_definitions(manifest, {"views.sql": sha256_file(snapshot / "views.sql")})
         for t in manifest["tables"]:
             path = snapshot / t["file"]
             if not path.is_file():
@@ -178,3 +199,12 @@ def verify(snapshot: Path) -> list[str]:
     finally:
         con.close()
     return problems
+
+
+def _changed_definitions(manifest: dict, now: dict[str, str]) -> list[str]:
+    """The snapshot's views and macros (the SQL a DuckDB client runs, or views.sql) against the manifest's."""
+    recorded = manifest.get("definitions")
+    if recorded is None:  # exported by a cmsref that did not record them
+        return []
+    return [f"{name} was {'added' if name not in recorded else 'removed' if name not in now else 'changed'} since "
+            f"the export" for name in sorted(set(recorded) | set(now)) if recorded.get(name) != now.get(name)]
