@@ -41,14 +41,14 @@ def row_count(ctx: SuiteContext, low: int, high: int, drift: float = 0.10) -> li
     return checks
 
 
-def key_checks(table: str, column_set: bool = True) -> list:
-    """From the table registry (warehouse.schema), not from the frame: the published column set, and the natural key
-    non-null and unique."""
+def key_checks(table: str, column_set: bool = True, derived: tuple[str, ...] = ()) -> list:
+    """From the table registry (warehouse.schema), not from the frame: the published column set (plus the `derived`
+    columns the suite adds before validating), and the natural key non-null and unique."""
     from warehouse.schema import TABLES
 
     key = list(TABLES[table].key)
-    checks = [E.ExpectTableColumnsToMatchSet(column_set=[c.name for c in TABLES[table].columns], exact_match=True)] \
-        if column_set else []
+    checks = [E.ExpectTableColumnsToMatchSet(column_set=[c.name for c in TABLES[table].columns] + list(derived),
+                                             exact_match=True)] if column_set else []
     checks += [E.ExpectColumnValuesToNotBeNull(column=k) for k in key]
     checks.append(E.ExpectCompoundColumnsToBeUnique(column_list=key) if len(key) > 1
                   else E.ExpectColumnValuesToBeUnique(column=key[0]))

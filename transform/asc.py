@@ -78,4 +78,22 @@ def transform_release(spec, release, files):
     tables["status_indicator"] = pl.concat(definitions)
     for _, p in parsed.values():
         notes += p.notes
+    notes += zero_weight_notes(tables)
     return ReleaseTables(tables=tables, notes=notes)
+
+
+def zero_weight_notes(tables: dict[str, pl.DataFrame]) -> list[str]:
+    """A release note per addendum whose rows state a payment weight of 0 and a rate: CMS's own exception to rate =
+    weight x ASC CF (2024-01 BB: 17 H2 codes; other quarters leave their weight blank). Those rows are not checked
+    against the CF (expectations/rates.py); the note lists them."""
+    notes = []
+    for table in ("asc_addendum_aa", "asc_addendum_bb"):
+        if table not in tables:
+            continue
+        rows = tables[table].filter((pl.col("payment_weight") == 0) & pl.col("payment_rate").is_not_null())
+        if rows.height:
+            shown = ", ".join(f"{h} {r}" for h, r in rows.select("hcpcs", "payment_rate").head(20).rows())
+            notes.append(f"{table}: {rows.height} row{'s' if rows.height > 1 else ''} state a payment weight of 0 "
+                         f"and a payment rate (CMS's own; not weight x the ASC conversion factor, so not checked "
+                         f"against it): {shown}{', ...' if rows.height > 20 else ''}")
+    return notes
