@@ -9,7 +9,7 @@ import polars as pl
 from expectations import (addon_code_edit, asc_addendum_aa, asc_addendum_bb, asc_device_offset, asc_excluded, conversion_factor, mue,
                           opps_addendum_a, opps_addendum_b, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap, pfs_rvu,
                           status_indicator, vendor_guide_check, vendor_guide_row)
-from expectations import consistency
+from expectations import consistency, cross_file
 from expectations.common import SuiteContext
 from expectations.runner import SuiteResult, run_suite
 from warehouse.schema import LINEAGE, TABLES
@@ -57,6 +57,10 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
             data = vendor_guide_row.with_derived(data)
         if name == "pfs_rvu":
             data = pfs_rvu.with_derived(data)
+        if name in ("asc_addendum_aa", "asc_addendum_bb"):
+            data = asc_addendum_aa.with_derived(data, effective_from)
+        if name == "opps_addendum_b":
+            data = opps_addendum_b.with_derived(data, effective_from)
         partition = TABLES[name].partition
         parts = ([(name, data)] if partition is None else
                  [(f"{name}[{value}]", part) for (value,), part in data.partition_by(partition, as_dict=True).items()])
@@ -65,6 +69,7 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
                                definitions)
             checks, warnings = SUITES[name](part, ctx)
             results.append(run_suite(part, label, checks, release=f"{dataset}:{period}", warnings=warnings))
-    for label, frame, checks in consistency.release_checks(tables, previous_data):
+    for label, frame, checks in (consistency.release_checks(tables, previous_data)
+                                 + cross_file.release_checks(tables)):
         results.append(run_suite(frame, label, checks, release=f"{dataset}:{period}"))
     return results
