@@ -22,7 +22,7 @@ from cmsref import config
 from cmsref.errors import CatalogError
 from extract.catalog import DatasetSpec, ReleaseSpec, datasets as all_datasets, load_dataset
 from extract.fetch import SourceFile, fetch_release, local_source, releases_in_mirror
-from transform import aoc, asc, mue, opps, pfs, vendor
+from transform import aoc, asc, formats, mue, opps, pfs, vendor
 from transform.tables import ReleaseTables
 from warehouse.schema import TABLES
 from warehouse.publish import (BuiltRelease, PublishResult, build_lock, connect, publish,
@@ -126,7 +126,12 @@ def extract(spec: DatasetSpec, release: ReleaseSpec, mirror: Path | None) -> lis
 
 
 def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) -> ReleaseTables:
-    return TRANSFORMS[spec.name](spec, release, files)
+    """The dataset's transform, on the copies whose rows are published; first, every copy of a file in another format
+    is parsed and compared with it cell for cell (transform/formats.py), and the release notes say what was compared."""
+    published, compared = formats.check_release(spec, release, files)
+    tables = TRANSFORMS[spec.name](spec, release, published)
+    tables.notes[:0] = compared
+    return tables
 
 
 def validate(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], tables: ReleaseTables,

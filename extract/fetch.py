@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import urljoin
@@ -40,6 +40,9 @@ class SourceFile:
     sha256: str
     archive_sha256: str | None
     retrieved_at: datetime
+    # "published": the copy whose rows are published; "checked": another format of the same file in the same posting
+    # (a bundle's .txt and .xlsx beside the .csv), parsed and compared with it cell for cell (transform/formats.py)
+    role: str = "published"
 
     @property
     def format(self) -> str:
@@ -218,13 +221,15 @@ def posting_date(spec: DatasetSpec, name: str) -> date | None:
 
 
 def _choose(spec, release, candidates, from_mirror: bool = False):
-    """One file per (kind, variant). Where CMS posted the same file more than once (a correction, a re-post), the
-    newest posting wins, by the date in its name; among copies of one posting, the first format in the dataset's
-    preference order. Two candidates that these rules cannot tell apart are refused: the catalog must name one."""
+    """One file per (kind, variant) to publish, plus its copies in other formats to check against it. Where CMS
+    posted the same file more than once (a correction, a re-post), the newest posting wins, by the date in its name;
+    among copies of one posting, the first format in the dataset's preference order is published and every other
+    format is returned with role "checked" (parsed and compared cell for cell, transform/formats.py). Two candidates
+    that these rules cannot tell apart are refused: the catalog must name one."""
     groups: dict[tuple[str, str], list] = {}
     for c in candidates:
         groups.setdefault((c.kind, c.variant), []).append(c)
-    chosen = {}
+    chosen, copies = {}, []
     for key, group in groups.items():
         def rank(c):
             posted = posting_date(spec, c.member_name)
@@ -236,9 +241,11 @@ def _choose(spec, release, candidates, from_mirror: bool = False):
                 f"and neither is posted later; name the one to read in the catalog (a [[release.file]] file_name in "
                 f"extract/catalog/{spec.name}.toml)")
         chosen[key] = group[0]
-        for older in group[1:]:
-            if rank(older)[0] < rank(group[0])[0]:
-                log.info("%s: %s supersedes %s (posted later)", release.label, group[0].member_name, older.member_name)
+        for other in group[1:]:
+            if rank(other)[0] < rank(group[0])[0]:
+                log.info("%s: %s supersedes %s (posted later)", release.label, group[0].member_name, other.member_name)
+            else:  # the same posting in another format
+                copies.append(replace(other, role="checked"))
     kinds = {k for k, _ in chosen}
     missing = [k for k in spec.required if not any(alt in kinds for alt in k.split("|"))  # "aa|workbook": either
                and not (from_mirror and k in release.mirror_lacks)]
@@ -250,4 +257,6 @@ def _choose(spec, release, candidates, from_mirror: bool = False):
             f"`mirror_lacks` in extract/catalog/{spec.name}.toml)"
         )
     log.info("%s: %s", release.label, ", ".join(sorted(c.member_name for c in chosen.values())))
-    return sorted(chosen.values(), key=lambda c: (c.kind, c.variant))
+    if copies:
+        log.info("%s: checked against them: %s", release.label, ", ".join(sorted(c.member_name for c in copies)))
+    return sorted([*chosen.values(), *copies], key=lambda c: (c.kind, c.variant, c.role != "published", c.member_name))

@@ -275,3 +275,52 @@ def built(period: str, eff, sha: str, work="1.80", stated_to=None, status="A", f
                        "source_row": [11] * len(factors)})
     return BuiltRelease("pfs", period, eff, stated_to, None, [src],
                         {"pfs_rvu": rvu_frame(sha, work, status), "conversion_factor": cf}, {"success": True})
+
+
+# ------------------------------------------------------------------ PFS bundle members in csv, txt and xlsx
+GPCI_HEADER = ["Medicare Administrative Contractor (MAC)", "State", "Locality Number", "Locality Name",
+               "{year} PW GPCI (with 1.0 Floor)", "{year} PE GPCI", "{year} MP GPCI"]
+GPCI_TXT = [(1, 5), (17, 18), (25, 26), (30, 116), (117, 126), (127, 138), (139, 150)]  # transform/layouts/pfs.toml
+LOCCO_HEADER = ["Medicare Adminstrative Contractor", "Locality Number", "State ", "Fee Schedule Area ", "Counties"]
+LOCCO_TXT = [(1, 12), (13, 22), (23, 45), (46, 143), (144, 400)]
+
+
+def _fixed_width(rows, positions) -> list[str]:
+    lines = []
+    for row in rows:
+        line = ""
+        for value, (start, end) in zip(row, positions):
+            line = line.ljust(start - 1) + str(value or "")[: end - start + 1]
+        lines.append(line)
+    return lines
+
+
+def write_copies(folder: Path, stem: str, title: str, header: list[str], rows: list[list], positions,
+                 formats=("csv", "txt", "xlsx"), edit: dict | None = None) -> dict[str, Path]:
+    """One bundle member in each of `formats`, as CMS ships it: csv and xlsx with a title row, a blank row and the
+    header; a fixed-width txt with the data lines only. `edit` = {format: {(data row index, column index): value}}
+    changes cells of one copy only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for fmt in formats:
+        data = [list(r) for r in rows]
+        for (i, j), value in (edit or {}).get(fmt, {}).items():
+            data[i][j] = value
+        path = folder / f"{stem}.{fmt}"
+        if fmt == "csv":
+            write_csv(path, [[title], [], header, *data])
+        elif fmt == "xlsx":
+            write_xlsx(path, {"Sheet1": [[title], [], header, *data]})
+        else:
+            path.write_bytes(("\r\n".join(_fixed_width(data, positions)) + "\r\n").encode("cp1252"))
+        out[fmt] = path
+    return out
+
+
+def write_gpci_copies(folder: Path, year: int = 2025, rows=None, **kw) -> dict[str, Path]:
+    rows = rows or [["10112", "AL", "00", "ALABAMA", "1.000", "0.869", "0.575"],
+                    ["02102", "AK", "01", "ALASKA*", "1.500", "1.081", "0.592"],
+                    ["01182", "CA", "18", "LOS ANGELES-LONG BEACH-ANAHEIM (LOS ANGELES CNTY)", "1.047", "1.194",
+                     "0.619"]]
+    return write_copies(folder, f"GPCI{year}", f"ADDENDUM E. FINAL CY {year} GPCIs BY STATE AND MEDICARE LOCALITY",
+                        [h.format(year=year) for h in GPCI_HEADER], rows, GPCI_TXT, **kw)

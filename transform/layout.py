@@ -111,6 +111,32 @@ class Column:
 
 
 @dataclass(frozen=True)
+class FormatDifference:
+    """A known difference between CMS's copies of one file in different formats (`[[kind.format_differences]]`):
+    where the copies disagree in `column`, the copy in `format` may hold, instead of the other copies' value, that
+    value cut to `cut` characters (trailing blanks dropped), or the value paired with it in `pairs` (other copies'
+    value, this format's value). Anything else that disagrees is refused (transform/formats.py)."""
+
+    format: str
+    column: str
+    why: str
+    seen_in: tuple[str, ...]
+    cut: int | None = None
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    def allows(self, other: str | None, mine: str | None) -> bool:
+        if other is None or mine is None:
+            return False
+        if self.cut is not None and len(other) > self.cut and other[:self.cut].rstrip() == mine:
+            return True
+        return (other, mine) in self.pairs
+
+    @property
+    def rule(self) -> str:
+        return f"cut to {self.cut} characters" if self.cut is not None else "with the other value paired in the layout"
+
+
+@dataclass(frozen=True)
 class FileLayout:
     kind: str
     table: str
@@ -128,6 +154,7 @@ class FileLayout:
     ignore: tuple[str, ...] = ()
     title: str | None = None
     family: str = ""
+    format_differences: tuple[FormatDifference, ...] = ()
 
     def columns_for(self, year: int) -> list[Column]:
         return [c for c in self.columns if c.exists_in(year)]
@@ -194,7 +221,7 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
                 preamble=spec.get("preamble", {}),
                 drop_exact_duplicates=spec.get("drop_exact_duplicates", False),
                 sheet=delimited.get("sheet"), ignore=tuple(spec.get("ignore", ())), title=spec.get("title"),
-                family=family,
+                family=family, format_differences=_format_differences(path, kind, spec, columns),
             )
         except (KeyError, TypeError) as exc:
             raise CatalogError(f"layout {kind!r} in {path} is incomplete: missing {exc}") from None
@@ -206,6 +233,32 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
         if bad_after:
             raise CatalogError(f"layout {kind!r} in {path}: `after` names no other column for {bad_after}")
     return layouts
+
+
+def _format_differences(path: Path, kind: str, spec: dict, columns) -> tuple[FormatDifference, ...]:
+    """The `[[kind.format_differences]]` of a layout: each names a format, a column of the layout, why (citing the
+    CMS files it was seen in) and one rule, `cut` (an integer) or `pairs` (a list of [other, this format] values)."""
+    out = []
+    names = {c.name for c in columns}
+    for i, d in enumerate(spec.get("format_differences", []), start=1):
+        where = f"layout {kind!r} in {path}, format_differences entry {i}"
+        unknown = set(d) - {"format", "column", "why", "seen_in", "cut", "pairs"}
+        if unknown:
+            raise CatalogError(f"{where}: unknown keys {sorted(unknown)}")
+        if d.get("format") not in FORMATS or d.get("column") not in names:
+            raise CatalogError(f"{where}: `format` must be one of {FORMATS} and `column` a column of the layout "
+                               f"(got {d.get('format')!r}, {d.get('column')!r})")
+        if not d.get("why") or not d.get("seen_in"):
+            raise CatalogError(f"{where}: say `why` CMS's copies differ and `seen_in` which files show it")
+        cut, pairs = d.get("cut"), d.get("pairs", [])
+        if (cut is None) == (not pairs) or (cut is not None and (not isinstance(cut, int) or cut < 1)) \
+                or any(not isinstance(p, list) or len(p) != 2 for p in pairs):
+            raise CatalogError(f"{where}: give exactly one rule: `cut` = a number of characters, or `pairs` = "
+                               f"[[value in the other copies, value in this format], ...]")
+        out.append(FormatDifference(format=d["format"], column=d["column"], why=d["why"],
+                                    seen_in=tuple(d["seen_in"]), cut=cut,
+                                    pairs=tuple((str(a), str(b)) for a, b in pairs)))
+    return tuple(out)
 
 
 def _norm(text: str | None) -> str:
