@@ -143,15 +143,26 @@ def code_page(con, version: str, sha: str, code: str, day: str, locality: tuple[
     return page(f"{code} on {day}: cmsref", "".join(parts))
 
 
+def cms_link(url: str | None) -> str:
+    """CMS's URL of a source file as a link (a curated file of the project is named by its path, not linked)."""
+    if url and url.startswith(("https://", "http://")):
+        return f'<a href="{e(url)}">{e(url)}</a>'
+    return e(url)
+
+
 def source_page(con, sha: str, row: int | None) -> str:
-    files = dict_rows(con, "SELECT release_id, kind, url, archive_name, member_name, size, sha256, retrieved_at "
-                      "FROM meta.source_files WHERE sha256 = ? ORDER BY release_id", [sha])
+    has_mirror = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'meta' AND table_name = "
+                             "'source_files' AND column_name = 'mirror_path'").fetchone()[0]
+    mirror = "mirror_path" if has_mirror else "NULL AS mirror_path"
+    files = dict_rows(con, f"SELECT release_id, kind, url, {mirror}, archive_name, member_name, size, sha256, "
+                      f"retrieved_at FROM meta.source_files WHERE sha256 = ? ORDER BY release_id", [sha])
     body = [f"<h1>Source file {e(sha[:12])}…</h1>",
             f"<p>Row {e(row)} of this file (1-based record number; its line in a CSV/TXT, its row in a workbook "
             f"sheet).</p>" if row else "",
-            table(["release", "kind", "URL or mirror path", "archive", "file", "bytes", "SHA-256", "retrieved"],
-                  [[e(f["release_id"]), e(f["kind"]), e(f["url"]), e(f["archive_name"]), e(f["member_name"]),
-                    e(f["size"]), e(f["sha256"]), e(f["retrieved_at"])] for f in files], {5})]
+            table(["release", "kind", "CMS URL", "read from (mirror)", "archive", "file", "bytes", "SHA-256",
+                   "retrieved"],
+                  [[e(f["release_id"]), e(f["kind"]), cms_link(f["url"]), e(f["mirror_path"]), e(f["archive_name"]),
+                    e(f["member_name"]), e(f["size"]), e(f["sha256"]), e(f["retrieved_at"])] for f in files], {6})]
     return page(f"source {sha[:12]}: cmsref", "".join(body))
 
 
@@ -190,8 +201,15 @@ def diff_page(result, a: str, b: str) -> str:
 
 
 def report_file(validation_json: str) -> Path | None:
+    """A release's validation report: named relative to the reports folder ($CMSREF_HOME/reports; releases built
+    before that name it by its absolute path)."""
+    from cmsref.config import reports_dir
+
     path = json.loads(validation_json).get("report_html")
-    return Path(path) if path and Path(path).is_file() else None
+    if not path:
+        return None
+    path = Path(path) if Path(path).is_absolute() else reports_dir() / path
+    return path if path.is_file() else None
 
 
 def not_found_page(code: str, day: str, reason: str) -> str:

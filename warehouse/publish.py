@@ -33,9 +33,9 @@ import polars as pl
 
 from cmsref import __version__
 from cmsref.errors import PublishError
-from extract.catalog import load_dataset
+from extract.catalog import ReleaseSpec, load_dataset
 from extract.fetch import SourceFile
-from warehouse.schema import LINEAGE, META_DDL, TABLES, store_ddl
+from warehouse.schema import LINEAGE, META_ADDED, META_DDL, TABLES, store_ddl
 from warehouse.views import create_views
 
 log = logging.getLogger("cmsref.warehouse")
@@ -43,20 +43,69 @@ log = logging.getLogger("cmsref.warehouse")
 
 def fingerprint(sources: list[SourceFile]) -> str:
     """Identity of a release's inputs: the SHA-256 of every file parsed (a re-posted zip with the same
-    members is the same release; one changed byte in one member is a new revision)."""
+    members is the same release; one changed byte in one member is a new revision). The release's catalog entry
+    is the other half of "already published" (`catalog_sha256`, see same_catalog_entry)."""
     lines = sorted(f"{s.kind}:{s.variant}:{s.sha256}" for s in sources)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def published_unchanged(db_path: Path, dataset: str, period: str, sources: list[SourceFile]) -> str | None:
-    """The release_id in the latest data version built from exactly these sources, if any."""
+@dataclass(frozen=True)
+class CatalogEntry:
+    """What "already published" compares of a release's catalog entry: the SHA-256 of its canonical JSON
+    (ReleaseSpec.catalog_sha256) and, for releases published by a cmsref that did not record it, the parts of the
+    entry every release row stores."""
+
+    catalog_sha256: str | None
+    effective_from: date
+    effective_to: date | None
+    cms_release_date: date | None
+
+    @classmethod
+    def of(cls, release: ReleaseSpec) -> "CatalogEntry":
+        return cls(release.catalog_sha256, release.effective_from, release.effective_to, release.cms_release_date)
+
+
+def same_catalog_entry(stored: tuple, entry: CatalogEntry | None) -> bool:
+    """Whether a stored release (catalog_sha256, effective_from, stated_effective_to, cms_release_date) was built
+    from this catalog entry. A release stored before cmsref recorded catalog_sha256 (NULL) is judged by what it did
+    store: the same window, and no release date the catalog now gives where it had none (a release date stored from
+    the file's own preamble wins over the catalog's, so a different one is not a change). So upgrading cmsref does
+    not rebuild every release for nothing, and a corrected window is still rebuilt."""
+    if entry is None:
+        return True
+    sha, eff_from, stated_to, released = stored
+    if sha is not None:
+        return sha == entry.catalog_sha256
+    return (eff_from == entry.effective_from and stated_to == entry.effective_to
+            and not (released is None and entry.cms_release_date is not None))
+
+
+def _has_column(con, schema: str, table: str, column: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                            "AND column_name = ?", [schema, table, column]).fetchone()[0])
+
+
+def _same_sources(con, dataset: str, period: str, fp: str, latest_only: bool) -> list[tuple]:
+    """(release_id, catalog_sha256, effective_from, stated_effective_to, cms_release_date) of the stored revisions of
+    a period built from these source files, newest first."""
+    sha = "catalog_sha256" if _has_column(con, "meta", "releases", "catalog_sha256") else "NULL"
+    latest = "AND release_id IN (SELECT release_id FROM releases WHERE in_latest) " if latest_only else ""
+    return con.execute(
+        f"SELECT release_id, {sha}, effective_from, stated_effective_to, cms_release_date FROM meta.releases "
+        f"WHERE dataset = ? AND period = ? AND fingerprint = ? {latest}ORDER BY revision DESC",
+        [dataset, period, fp]).fetchall()
+
+
+def published_unchanged(db_path: Path, dataset: str, period: str, sources: list[SourceFile],
+                        release: ReleaseSpec | None = None) -> str | None:
+    """The release_id in the latest data version built from exactly these sources and (when `release` is given)
+    this catalog entry, if any."""
     if not Path(db_path).exists():
         return None
+    entry = CatalogEntry.of(release) if release is not None else None
     con = connect(db_path, read_only=True)
     try:
-        row = con.execute(
-            "SELECT release_id FROM releases WHERE in_latest AND dataset = ? AND period = ? AND fingerprint = ?",
-            [dataset, period, fingerprint(sources)]).fetchone()
+        rows = _same_sources(con, dataset, period, fingerprint(sources), latest_only=True)
     except duckdb.CatalogException:  # a file with no catalog views yet (nothing was ever published into it)
         return None
     except duckdb.Error as exc:
@@ -64,7 +113,11 @@ def published_unchanged(db_path: Path, dataset: str, period: str, sources: list[
                            f"as it is") from None
     finally:
         con.close()
-    return row[0] if row else None
+    same = [r for r in rows if same_catalog_entry(r[1:], entry)]
+    if rows and not same:
+        log.info("%s:%s: the source files are those of %s, but its catalog entry changed: building it again",
+                 dataset, period, rows[0][0])
+    return same[0][0] if same else None
 
 
 @dataclass
@@ -80,10 +133,17 @@ class BuiltRelease:
     tables: dict[str, pl.DataFrame]
     validation: dict
     notes: list[str] = field(default_factory=list)
+    catalog_sha256: str | None = None  # ReleaseSpec.catalog_sha256 of the catalog entry it was built from
 
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.sources)
+
+    @property
+    def catalog_entry(self) -> CatalogEntry | None:
+        if self.catalog_sha256 is None:
+            return None
+        return CatalogEntry(self.catalog_sha256, self.effective_from, self.stated_effective_to, self.cms_release_date)
 
     @property
     def row_counts(self) -> dict[str, int]:
@@ -166,6 +226,8 @@ def connect(db_path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(META_DDL)
+    for (table, column), typ in META_ADDED.items():  # columns a warehouse of an older cmsref lacks (NULL in old rows)
+        con.execute(f"ALTER TABLE meta.{table} ADD COLUMN IF NOT EXISTS {column} {typ}")
     for table in TABLES.values():
         con.execute(store_ddl(table))
     _migrate_store(con)
@@ -309,14 +371,15 @@ def _publish(con, built, summary, now) -> PublishResult:
     new_ids, reused = [], []
     chosen = dict(members)
     for b in built:
-        existing = con.execute(
-            "SELECT release_id FROM meta.releases WHERE dataset = ? AND period = ? AND fingerprint = ?",
-            [b.dataset, b.period, b.fingerprint],
-        ).fetchone()
+        stored = _same_sources(con, b.dataset, b.period, b.fingerprint, latest_only=False)
+        existing = [r for r in stored if same_catalog_entry(r[1:], b.catalog_entry)]
         if existing:
-            release_id = existing[0]
+            release_id = existing[0][0]
             reused.append(release_id)
         else:
+            if stored:
+                b.notes.append(f"the same source files as {stored[0][0]}, built again because the release's catalog "
+                               f"entry changed (window, release date, files or pins)")
             release_id = _store_release(con, b, now)
             new_ids.append(release_id)
         chosen[(b.dataset, b.period)] = release_id
@@ -346,16 +409,20 @@ def _store_release(con, b: BuiltRelease, now) -> str:
     release_id = f"{b.dataset}/{b.period}/r{rev}"
     period_end = load_dataset(b.dataset).period_end
     con.execute(
-        "INSERT INTO meta.releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO meta.releases (release_id, dataset, period, revision, effective_from, stated_effective_to, "
+        "period_end, cms_release_date, fingerprint, row_counts, validation_success, validation, notes, "
+        "cmsref_version, built_at, catalog_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [release_id, b.dataset, b.period, rev, b.effective_from, b.stated_effective_to, period_end,
          b.cms_release_date, b.fingerprint, json.dumps(b.row_counts), bool(b.validation.get("success", False)),
-         json.dumps(b.validation, sort_keys=True, default=str), json.dumps(b.notes), __version__, now],
+         json.dumps(b.validation, sort_keys=True, default=str), json.dumps(b.notes), __version__, now,
+         b.catalog_sha256],
     )
     for s in b.sources:
         con.execute(
-            "INSERT INTO meta.source_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO meta.source_files (release_id, kind, variant, url, archive_name, archive_sha256, "
+            "member_name, size, sha256, retrieved_at, mirror_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [release_id, s.kind, s.variant, s.url, s.archive_name, s.archive_sha256, s.member_name, s.size,
-             s.sha256, s.retrieved_at],
+             s.sha256, s.retrieved_at, s.mirror_path],
         )
     for name, frame in b.tables.items():
         table = TABLES[name]

@@ -309,7 +309,8 @@ CATALOG_DOCS = {
                      "2025.4.1). `latest` is the one with the highest seq.",
     "releases": "Every release ever published (dataset x period x revision) with its effective window in the "
                 "latest data version (NULL if not in it), CMS release date, row counts and validation result.",
-    "source_files": "Every source file a release was built from: URL or mirror path, archive, member, size, SHA-256.",
+    "source_files": "Every source file a release was built from: CMS URL, mirror path, archive, member, size, "
+                    "SHA-256.",
     "data_version_releases": "Which release (and revision) each data version holds, with its effective window "
                              "for each table in that version.",
 }
@@ -336,10 +337,18 @@ CATALOG_COLUMN_DOCS = {
     "validation_success": "true: every expectation suite passed (a failed release is never published)",
     "built_at": "when cmsref built the release (UTC)",
     "fingerprint": "SHA-256 over the kind, variant and SHA-256 of every source file of the release",
+    "catalog_sha256": "SHA-256 of the release's catalog entry (its canonical JSON: window, release date, files, "
+                      "pins, mirror_lacks ...); a changed entry is built again as a new revision even when the files "
+                      "are the same. NULL for releases published before cmsref recorded it",
     "kind": "file kind in the release: pprrvu, gpci, locco, anes, oppscap; practitioner, outpatient_hospital, dme; "
             "aoc; addendum_b; workbook; status_definitions (a curated file of the project)",
     "variant": "all, or from 2026 qp / non_qp",
-    "url": "where the file came from: a cms.gov URL or a file:// path in a local mirror",
+    "url": "where CMS publishes the file: the catalog's URL of its zip, else the release's landing page ('' where "
+           "none is known, e.g. a vendor guide); for a curated file of the project, its path in the project "
+           "(transform/reference/...)",
+    "mirror_path": "the local mirror file it was read from, relative to the mirror's root (e.g. "
+                   "pfs_rvu/RVU25D/PPRRVU2025_Oct.csv, or the zip of a member); NULL when downloaded or not from a "
+                   "mirror",
     "archive_name": "the zip the file was a member of (NULL for a loose file)",
     "archive_sha256": "SHA-256 of that zip",
     "member_name": "the file's name (inside the zip, if any)",
@@ -349,6 +358,11 @@ CATALOG_COLUMN_DOCS = {
     "table_name": "published table",
     "row_count": "rows of that release in that table",
 }
+
+
+# Columns added to the meta tables after their first release: ensure_schema adds them to an older warehouse (NULL in
+# the rows published before them). (table, column) -> type; META_DDL creates them in a new warehouse.
+META_ADDED = {("releases", "catalog_sha256"): "VARCHAR", ("source_files", "mirror_path"): "VARCHAR"}
 
 
 def store_ddl(table: Table) -> str:
@@ -384,6 +398,7 @@ CREATE TABLE IF NOT EXISTS meta.releases (
   notes JSON,
   cmsref_version VARCHAR NOT NULL,
   built_at TIMESTAMPTZ NOT NULL,
+  catalog_sha256 VARCHAR,
   UNIQUE (dataset, period, revision)
 );
 CREATE TABLE IF NOT EXISTS meta.source_files (
@@ -397,6 +412,7 @@ CREATE TABLE IF NOT EXISTS meta.source_files (
   size BIGINT NOT NULL,
   sha256 VARCHAR NOT NULL,
   retrieved_at TIMESTAMPTZ NOT NULL,
+  mirror_path VARCHAR,
   PRIMARY KEY (release_id, sha256)
 );
 CREATE TABLE IF NOT EXISTS meta.data_version_tables (
