@@ -55,7 +55,7 @@ def test_money_placeholders_status_indicators_and_apcs(tmp_path):
     assert icd["minimum_unadjusted_copayment"] == Decimal("2866.40")
     assert icd["change_flag"] == "*"
     assert icd["source_row"] == 6  # three title rows, the header, then the data
-    assert rows["99285"]["national_unadjusted_copayment"] == Decimal("1676.00")
+    assert rows["99285"]["national_unadjusted_copayment"] == Decimal("262.14")
     assert rows["99285"]["note"] == "*"
     assert rows["G0008"]["apc"] == "0412"  # leading zero kept (and restored from the xlsx number)
     assert rows["C9046"]["pass_through_expiration"] == "12/31/2026"
