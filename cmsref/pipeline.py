@@ -151,14 +151,24 @@ def validate(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], t
     log.info("%s: validation report %s", release.label, html_path)
     for r in results:
         r.raise_for_failures()  # the message names table, expectation, column, count and examples
-    validation = {"success": True, "report_html": str(html_path), "report_json": str(json_path),
+    # the reports' names relative to the reports folder: a published table names no path of this machine
+    validation = {"success": True, "report_html": _relative(html_path, report_root),
+                  "report_json": _relative(json_path, report_root),
                   "suites": [r.to_dict() for r in results]}
     return BuiltRelease(
         dataset=spec.name, period=release.period, effective_from=release.effective_from,
         stated_effective_to=release.effective_to,
         cms_release_date=tables.cms_release_date or release.cms_release_date,
         sources=files, tables=tables.tables, validation=validation, notes=tables.notes,
+        catalog_sha256=release.catalog_sha256,
     )
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return Path(path).name
 
 
 def previous_rows(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec
@@ -248,8 +258,7 @@ def publish_built(db: Path, built: list[BuiltRelease], unchanged: list[str]) -> 
         return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
                                                   f"are unchanged")
     result = publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
-    reports = sorted({str(Path(b.validation["report_html"]).parent.parent) for b in built
-                      if b.validation.get("report_html")})
+    reports = [str(config.reports_dir())] if any(b.validation.get("report_html") for b in built) else []
     if result.data_version and reports:  # the run's log and the flow run's result say where the checks are
         result.message += f"; validation reports in {', '.join(reports)}"
     return result
@@ -280,8 +289,8 @@ def _run(datasets, periods, mirror, db, steps) -> PublishResult:
     for n, (spec, release) in enumerate(chosen, start=1):
         log.info("[%d/%d] building %s from %s", n, len(chosen), release.label, mirror or "cms.gov")
         files = steps.extract(spec, release, mirror)
-        same = published_unchanged(db, spec.name, release.period, files)
-        if same:  # identical bytes are already published: no need to parse and validate them again
+        same = published_unchanged(db, spec.name, release.period, files, release)
+        if same:  # identical bytes and catalog entry are already published: no need to parse and validate again
             log.info("%s: sources unchanged since %s; skipped", release.label, same)
             unchanged.append(same)
             continue
@@ -305,7 +314,7 @@ def nothing_new(datasets: list[str] | None, periods: list[str] | None, mirror: P
         return None
     unchanged = []
     for spec, release in targets(datasets, periods, mirror):
-        same = published_unchanged(db, spec.name, release.period, extract(spec, release, mirror))
+        same = published_unchanged(db, spec.name, release.period, extract(spec, release, mirror), release)
         if not same:
             return None
         unchanged.append(same)
@@ -332,7 +341,7 @@ def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None =
     release = ReleaseSpec(dataset="vendor", period=period, effective_from=date(year, 1, 1), effective_to=None,
                           cms_release_date=None, landing_page=None, files=(), mirror_dir=".")
     files = [local_source("guide", "all", pdf)]
-    same = published_unchanged(db, "vendor", period, files)
+    same = published_unchanged(db, "vendor", period, files, release)
     if same:
         return publish_built(db, [], [same])
     tables = transform(spec, release, files)

@@ -33,7 +33,7 @@ class SourceFile:
     kind: str  # layout kind, e.g. "pprrvu"
     variant: str  # "all", or "qp" / "non_qp" from 2026
     path: Path  # local copy that is parsed
-    url: str  # where it came from: a cms.gov URL or file:// path in the mirror
+    url: str  # where CMS publishes it (catalog URL of its zip, else the landing page); a curated file: its project path
     archive_name: str | None  # the zip it was a member of, if any
     member_name: str  # file name (inside the archive, if any)
     size: int
@@ -43,6 +43,7 @@ class SourceFile:
     # "published": the copy whose rows are published; "checked": another format of the same file in the same posting
     # (a bundle's .txt and .xlsx beside the .csv), parsed and compared with it cell for cell (transform/formats.py)
     role: str = "published"
+    mirror_path: str | None = None  # the mirror file it was read from, relative to the mirror root (None: downloaded)
 
     @property
     def format(self) -> str:
@@ -74,18 +75,50 @@ def fetch_release(spec: DatasetSpec, release: ReleaseSpec, *, cache_dir: Path, m
     return _choose(spec, release, candidates, from_mirror=mirror is not None) + reference_files(spec)
 
 
-def local_source(kind: str, variant: str, path: Path) -> SourceFile:
-    """A loose local file (in a mirror, in the project, or given on the command line) recorded as a source."""
+def local_source(kind: str, variant: str, path: Path, *, url: str = "", mirror_path: str | None = None
+                 ) -> SourceFile:
+    """A loose local file (in a mirror, in the project, or given on the command line) recorded as a source. What is
+    published names where CMS publishes it (`url`, '' when unknown) and, for a mirror file, its name relative to the
+    mirror (`mirror_path`): never a path of this machine."""
     path = Path(path).resolve()
-    fetched = record_local(path, path.as_uri())
-    return SourceFile(kind=kind, variant=variant, path=path, url=fetched.url, archive_name=None,
+    fetched = record_local(path, url)
+    return SourceFile(kind=kind, variant=variant, path=path, url=url, archive_name=None,
                       member_name=path.name, size=fetched.size, sha256=fetched.sha256, archive_sha256=None,
-                      retrieved_at=fetched.retrieved_at)
+                      retrieved_at=fetched.retrieved_at, mirror_path=mirror_path)
 
 
 def reference_files(spec: DatasetSpec) -> list[SourceFile]:
-    return [local_source(kind, "all", PROJECT_ROOT / rel_path)
+    """The dataset's curated files of the project, named by their path in the project (transform/reference/...)."""
+    return [local_source(kind, "all", PROJECT_ROOT / rel_path, url=Path(rel_path).as_posix())
             for kind, rel_path in sorted((spec.reference or {}).items())]
+
+
+def mirror_name(path: Path, mirror: Path) -> str:
+    """A mirror file's name relative to the mirror root, e.g. pfs_rvu/RVU25D/PPRRVU2025_Oct.csv (vendor guides, kept
+    next to the mirror, are ../vendor-guides/NAME)."""
+    return Path(os.path.relpath(Path(path).absolute(), Path(mirror).absolute())).as_posix()
+
+
+def _refuse_links_outside(path: Path, spec: DatasetSpec, mirror: Path) -> None:
+    """A file of the mirror that is (or lies under) a symbolic link resolving outside the mirror is refused: what is
+    published as read from the mirror must be a file of the mirror."""
+    target = Path(path).resolve()
+    roots = {Path(mirror).resolve(), (Path(mirror) / spec.mirror_root).resolve()}
+    if not any(target == root or target.is_relative_to(root) for root in roots):
+        raise DownloadError(f"{mirror_name(path, mirror)} in the mirror is a symbolic link to a file outside the "
+                            f"mirror; refused (put a copy of the file itself in the mirror)")
+
+
+def _catalog_url(release: ReleaseSpec, name: str | None = None) -> str:
+    """CMS's URL of a mirror file: the catalog's [[release.file]] url when the file name matches, else the release's
+    landing page, else its one catalogued URL ('' when the catalog knows none, e.g. a vendor guide)."""
+    named = {f.file_name: f.url for f in release.files if f.url}
+    if name in named:
+        return named[name]
+    if release.landing_page:
+        return release.landing_page
+    urls = sorted(set(named.values()))
+    return urls[0] if len(urls) == 1 else ""
 
 
 def _from_mirror(spec, release, mirror, cache_dir):
@@ -100,20 +133,27 @@ def _from_mirror(spec, release, mirror, cache_dir):
         chosen = [z for z in zips if z.name in named] or zips
         found = []
         for z in chosen:
-            fetched = record_local(z, z.resolve().as_uri())
+            _refuse_links_outside(z, spec, mirror)
+            fetched = record_local(z, _catalog_url(release, z.name))
             pin = named.get(z.name).sha256 if z.name in named else None
             if pin and pin != fetched.sha256:
                 raise DownloadError(
-                    f"{z}: SHA-256 {fetched.sha256} does not match the catalog pin {pin} for {release.label}"
+                    f"{mirror_name(z, mirror)}: SHA-256 {fetched.sha256} does not match the catalog pin {pin} for "
+                    f"{release.label}"
                 )
-            found += _members_of(spec, z, fetched.url, fetched.sha256, fetched.retrieved_at, cache_dir)
+            found += [replace(m, mirror_path=mirror_name(z, mirror)) for m in
+                      _members_of(spec, z, fetched.url, fetched.sha256, fetched.retrieved_at, cache_dir)]
         return found
-    loose = sorted(p for p in folder.iterdir() if p.is_file())
+    loose = sorted(p for p in folder.iterdir() if p.is_file() or p.is_symlink())
     if any(p.name in named for p in loose):
         # the catalog names this release's files and they are here: the folder's other files belong to other
         # releases (vendor guides share one folder)
         loose = [p for p in loose if p.name in named]
-    return [local_source(spec.kind_of(p.name), spec.variant_of(p.name), p) for p in loose if spec.kind_of(p.name)]
+    loose = [p for p in loose if spec.kind_of(p.name)]
+    for p in loose:
+        _refuse_links_outside(p, spec, mirror)
+    return [local_source(spec.kind_of(p.name), spec.variant_of(p.name), p, url=_catalog_url(release, p.name),
+                         mirror_path=mirror_name(p, mirror)) for p in loose]
 
 
 CMS_ORIGIN = "https://www.cms.gov"
