@@ -9,6 +9,9 @@ lower), that the release is published with the extra column ignored / every row 
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from extract.catalog import load_dataset
@@ -179,3 +182,58 @@ def test_header_moved_down_a_row_still_parses(world, cli, dataset):
     assert count == src.data_rows(grid)
     # lineage follows the move: the code's source row is one further down than in the file as CMS wrote it
     assert source_row(world.db, TABLE[dataset], release_id(src), KEY[dataset], src.code) == src.row_of(grid, src.code) + 2
+
+
+# ------------------------------------------------------------------------ copies in other formats disagree
+def _rvu24b_loose(world, member: str, edit) -> Path:
+    """A mirror holding a copy of the real RVU24B bundle members (csv, txt, xlsx; no zip), with `member` changed by
+    `edit(src, dst)` in that one format only."""
+    from tests.conftest import MIRROR
+
+    folder = world.mirror / "pfs_rvu/RVU24B"
+    folder.mkdir(parents=True)
+    for src in sorted((MIRROR / "pfs_rvu/RVU24B").iterdir()):
+        if src.suffix in (".csv", ".txt", ".xlsx"):
+            if src.name == member:
+                edit(src, folder / src.name)
+            else:
+                shutil.copyfile(src, folder / src.name)
+    return world.mirror
+
+
+def _txt_work_rvu(src, dst):  # 37252's work RVU 1.80 -> 1.81 on line 10138, in place (fixed width)
+    lines = src.read_bytes().split(b"\r\n")
+    assert lines[10137].startswith(b"37252 ") and lines[10137][59:65] == b"  1.80"
+    lines[10137] = lines[10137][:59] + b"  1.81" + lines[10137][65:]
+    dst.write_bytes(b"\r\n".join(lines))
+
+
+def _xlsx_work_rvu(src, dst):  # the same cell in the workbook (row 10141, column F)
+    from tests.builders import edit_workbook
+
+    def edit(name, text):
+        if name.endswith("sheet1.xml"):
+            assert text.count('<c r="F10141" s="6"><v>1.8</v></c>') == 1
+            text = text.replace('<c r="F10141" s="6"><v>1.8</v></c>', '<c r="F10141" s="6"><v>1.81</v></c>')
+        return text
+    edit_workbook(src, dst, edit)
+
+
+@pytest.mark.parametrize("member, edit, row", [("PPRRVU24_APR.txt", _txt_work_rvu, 10138),
+                                               ("PPRRVU24_APR.xlsx", _xlsx_work_rvu, 10141)])
+def test_a_value_changed_in_one_format_only_is_refused(world, cli, member, edit, row):
+    """The baseline publishes RVU24B from the mirror; the same bundle with one cell changed in its txt (or xlsx) copy
+    only is not 'unchanged' (the copies are sources of the release) and is refused; the warehouse stays as it was."""
+    mirror = _rvu24b_loose(world, member, edit)
+    r = cli("--dataset", "pfs", "--period", "2024B", "--mirror", str(mirror))
+    refused(world, r, f"{member} row {row}, column work_rvu: '1.81', but PPRRVU24_APR.csv row 10141 has '1.80' "
+                      f"(hcpcs '37252', modifier ''); CMS's copies of one table must agree cell for cell")
+    assert len(r.err.strip().splitlines()) == 1
+
+
+def test_the_unchanged_copies_of_a_bundle_are_still_unchanged(world, cli):
+    """Control: the same loose copies, none changed, are the published release (nothing to do)."""
+    mirror = _rvu24b_loose(world, "", None)
+    r = cli("--dataset", "pfs", "--period", "2024B", "--mirror", str(mirror))
+    assert r.code == 0 and "unchanged" in r.text, r.text
+    assert_unchanged(world)
