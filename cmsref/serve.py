@@ -7,8 +7,10 @@
 
 `{version}` is a data version name or `latest`. Every answer carries the resolved version and its manifest SHA-256
 (headers X-Cmsref-Version, X-Cmsref-Manifest-Sha256, ETag); a pinned version's answers never change, so they are
-`Cache-Control: immutable`. Bad input is a 400 naming the parameter; an unknown version or code a 404. No SQL is built
-from request text: values are bound as parameters.
+`Cache-Control: immutable`. Bad input is a 400 naming the parameter; an unknown version or code a 404; a warehouse
+that cannot answer (missing, damaged, not a cmsref warehouse, an altered data version) a 503 that says what to run.
+No answer is a 500, and none names a path of the server's: those go to the server's log, one line per failed
+request. No SQL is built from request text: values are bound as parameters.
 
 Connections are read-only and locked down (warehouse.api.open_version). Each worker thread keeps one per (warehouse
 file, version); a publish swaps in a new file, so `latest` is re-resolved on the next request without a restart and a
@@ -18,6 +20,7 @@ request is answered from one file, one version, start to end.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -29,7 +32,9 @@ from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from cmsref.errors import CmsrefError
+import duckdb
+
+from cmsref.errors import AlteredDataError, CmsrefError, NoDataError, PublishError
 from warehouse.api import UnknownVersionError, open_version, pinned
 from warehouse.lookup import SHOWN, TRACED, PaymentCache, code_record, dict_rows, explain_no_payment, found, on
 
@@ -44,12 +49,95 @@ LINE_FIELDS = {"claim", "hcpcs", "modifier", "units", "date_of_service", "locali
 MAX_UNITS = 2**31 - 1
 MAX_CACHED_VERSIONS = 4  # payment caches of this many data versions at most (~100 MB each when full)
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 20,000 lines of ~200 bytes, with room; a larger body is refused unread
+RESTORE = "restore it from a copy or an export (`cmsref export`), or build it again with `cmsref build`"
+FILE_HEADER_BYTES = 3 * 4096  # a DuckDB file: its main header and two database headers, then the blocks
+
+log = logging.getLogger("cmsref.serve")
 
 
 class BadInput(Exception):
     def __init__(self, parameter: str, message: str, headers: dict | None = None):
         super().__init__(message)
         self.parameter, self.message, self.headers = parameter, message, headers
+
+
+class Unavailable(Exception):
+    """The warehouse cannot answer: it is missing, damaged or not a cmsref warehouse, or a data version was altered.
+    Answered 503 with `body` ({"error", ..., "detail"}: what is wrong and what to run), which never names a path: a
+    client of the API is not the operator of its server. `logged` is the one line the server's log gets, and may
+    name the file (the log is the operator's)."""
+
+    def __init__(self, error: str, detail: str, logged: str, **extra):
+        super().__init__(logged)
+        self.body = {"error": error, **extra, "detail": detail}
+        self.logged = " ".join(logged.split())  # one line, whatever DuckDB's message holds
+
+
+def missing(db: Path) -> Unavailable:
+    return Unavailable("no warehouse", "there is no warehouse file to answer from: run `cmsref build`, or restore the "
+                                       "file from a copy or an export", f"no warehouse at {db}")
+
+
+def foreign(db: Path, what: str, exc: Exception) -> Unavailable:
+    return Unavailable("not a cmsref warehouse",
+                       f"the warehouse file is {what}: start the server on a cmsref warehouse (`cmsref serve --db`), "
+                       f"restore the file from a copy or an export, or build one with `cmsref build`",
+                       f"{db} is not a cmsref warehouse ({what}): {exc}")
+
+
+def damaged(db: Path, why: str, exc: Exception | str) -> Unavailable:
+    return Unavailable("damaged warehouse", f"the warehouse file cannot be read ({why}): {RESTORE}",
+                       f"{db} is damaged ({why}): {exc}")
+
+
+def unreadable(db: Path, exc: Exception) -> Unavailable | None:
+    """A DuckDB error (or PublishError from opening the file) that says the file itself cannot be read, as the 503
+    it is; None for any other error (a fault of the server's, answered by the last resort)."""
+    text = " ".join(str(exc).split())
+    if "not a valid DuckDB database file" in text:
+        return foreign(db, "not a DuckDB database", exc)
+    if "Conflicting lock" in text or "open for writing in another process" in text:
+        return Unavailable("warehouse busy", "another process holds the warehouse file open for writing: ask again "
+                                             "when it has finished", f"{db} is held for writing: {text}")
+    if "checksum" in text:
+        return damaged(db, "a block's checksum does not match its bytes: they were overwritten", exc)
+    if "Could not read enough bytes" in text:
+        return damaged(db, "it ends before its last block: the file was cut short", exc)
+    if isinstance(exc, (duckdb.IOException, duckdb.InternalException, duckdb.FatalException, PublishError)) or \
+            "Corrupt database" in text or "invalidated" in text:
+        return damaged(db, "DuckDB cannot read it", exc)
+    return None
+
+
+def altered(exc: AlteredDataError) -> Unavailable:
+    """A data version whose rows no longer match its manifest is never answered from: its name and table are said,
+    so that the operator knows what to restore."""
+    return Unavailable(
+        "altered data version",
+        f"data version {exc.version}'s table {exc.table} no longer matches the manifest it was published with, so it "
+        f"is not answered from: {RESTORE} (`cmsref verify --version {exc.version}` says what differs)",
+        f"data version {exc.version} is altered (table {exc.table}): {exc}",
+        data_version=exc.version, table=exc.table)
+
+
+def failed(exc: BaseException) -> Unavailable:
+    """The last resort: an error no handler knows (a fault of the server's, not of the request or the file) is a 503
+    with a generic message and one line in the log, never a 500 with a traceback."""
+    return Unavailable("internal error", "the server could not answer this request; its log says why: ask again, or "
+                                         "tell the server's operator if it persists", _one_line(exc))
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:2000]
+
+
+PATH = re.compile(r"(?<![\w:/.])/[^\s'\"(),;]+")
+
+
+def without_paths(text: str, db: Path) -> str:
+    """A message of cmsref's as a client may read it: every absolute path and the warehouse's own name taken out
+    (messages name files for the person at the terminal; a client of the server is not that person)."""
+    return " ".join(PATH.sub("<file>", text).replace(db.name, "<file>").split())
 
 
 def _shown(value) -> str:
@@ -189,32 +277,60 @@ class Versions:
         for _ in range(5):
             try:
                 stat = os.stat(self.db)
-            except FileNotFoundError:
-                raise HTTPException(503, f"no warehouse at {self.db.name}: run `cmsref build` first") from None
-            identity = (stat.st_ino, stat.st_mtime_ns)
-            if cache is not None and cache[0] == identity and version in cache[1]:
-                return cache[1][version]
-            path = self._path(identity)
+                identity = (stat.st_ino, stat.st_mtime_ns)
+                if cache is not None and cache[0] == identity and version in cache[1]:
+                    return cache[1][version]
+                path = self._path(identity)
+            except FileNotFoundError:  # none there, or removed between the look and the link
+                raise missing(self.db) from None
+            except OSError as exc:  # a folder, a file the server may not read
+                raise Unavailable("unreadable warehouse", f"the warehouse file cannot be read "
+                                  f"({os.strerror(exc.errno) if exc.errno else 'not a file'}): check what is at "
+                                  f"its place and its permissions, or {RESTORE}", f"{self.db}: {exc}") from None
             if path is not None:
                 break
         else:
-            raise HTTPException(503, "the warehouse file was replaced five times while opening it: ask again")
+            raise Unavailable("warehouse being replaced", "the warehouse file was replaced five times while opening "
+                              "it: ask again", f"{self.db} was replaced five times while opening it")
         if cache is None or cache[0] != identity:  # a publish swapped in a new file
             for con, _, _ in (cache[1].values() if cache else ()):
                 con.close()
                 with self.lock:
                     self.opened.remove(con)
             cache = self.local.cache = (identity, {})
+        cache[1][version] = served = self._open(path, version)
+        with self.lock:
+            self.opened.append(served[0])
+        return served
+
+    def _open(self, path: Path, version: str) -> tuple:
+        """A connection of one data version with its name and manifest; a file that is not a whole cmsref warehouse
+        is a 503 here, before any endpoint reads it: a foreign DuckDB file fails on meta.data_versions, and a cut
+        short one is found by its size (DuckDB reads a block only when a query needs it)."""
         try:
             con = open_version(path, version)
         except UnknownVersionError as exc:  # said without the server's file path
             raise HTTPException(404, "no data version is published yet: run `cmsref build`" if version == "latest"
                                 else f"unknown data version {exc.version!r}; published: "
                                      f"{', '.join(exc.published) or 'none'}") from None
-        with self.lock:
-            self.opened.append(con)
-        cache[1][version] = (con, *pinned(con))
-        return cache[1][version]
+        except duckdb.CatalogException as exc:
+            raise foreign(self.db, "a DuckDB database without cmsref's data versions (meta.data_versions)",
+                          exc) from None
+        except (duckdb.Error, PublishError) as exc:
+            if not path.exists():  # the link went with a publish that came meanwhile: not a fault of the file
+                raise Unavailable("warehouse being replaced", "the warehouse file was replaced while opening it: "
+                                  "ask again", f"{path} was removed while opening it") from None
+            raise unreadable(self.db, exc) or exc from None
+        try:
+            _, _, block_size, blocks, *_ = con.execute("PRAGMA database_size").fetchall()[0]
+            size = os.stat(path).st_size
+            if size < FILE_HEADER_BYTES + blocks * block_size:
+                raise damaged(self.db, "it ends before its last block: the file was cut short",
+                              f"{size:,} bytes, {blocks} blocks of {block_size:,} bytes")
+            return (con, *pinned(con))
+        except BaseException:
+            con.close()
+            raise
 
 
 def remove_orphan_links(db: Path) -> None:
@@ -250,6 +366,7 @@ def create_app(db: Path) -> FastAPI:
     versions = Versions(db)
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(LastResort)  # outermost: whatever the others let through is still one line and a 503
 
     @app.exception_handler(BadInput)
     async def bad_input(request: Request, exc: BadInput):
@@ -282,9 +399,38 @@ def create_app(db: Path) -> FastAPI:
             detail = f"{detail}: {LINES_BODY}"
         return JSONResponse({"error": "bad input", "parameter": parameter, "detail": detail}, status_code=400)
 
+    def unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        """Every 503: its one line in the log, its JSON to the client; never kept by a cache."""
+        log.warning("%s %s: %s", request.method, request.url.path, exc.logged)
+        return JSONResponse(exc.body, status_code=503, headers={"Cache-Control": "no-store"})
+
+    @app.exception_handler(Unavailable)
+    async def unavailable_error(request: Request, exc: Unavailable):
+        return unavailable(request, exc)
+
+    @app.exception_handler(AlteredDataError)
+    async def altered_error(request: Request, exc: AlteredDataError):
+        return unavailable(request, altered(exc))
+
+    @app.exception_handler(duckdb.Error)
+    async def duckdb_error(request: Request, exc: duckdb.Error):
+        """A query that met a damaged part of the file (DuckDB reads blocks as queries need them) is a 503 saying
+        so; any other DuckDB error is the server's own fault, answered as the last resort does."""
+        return unavailable(request, unreadable(versions.db, exc) or failed(exc))
+
     @app.exception_handler(CmsrefError)
     async def cmsref_error(request: Request, exc: CmsrefError):
-        return JSONResponse({"error": str(exc)}, status_code=500)
+        """cmsref's own errors by what they mean to a client; their messages name files, so they are said again
+        without any path of the server's."""
+        if isinstance(exc, UnknownVersionError):
+            return JSONResponse({"detail": f"unknown data version {exc.version!r}; published: "
+                                           f"{', '.join(exc.published) or 'none'}"}, status_code=404)
+        if isinstance(exc, NoDataError):
+            return JSONResponse({"detail": without_paths(str(exc), versions.db)}, status_code=404)
+        if isinstance(exc, PublishError):
+            return unavailable(request, unreadable(versions.db, exc) or damaged(versions.db, "see the log", exc))
+        return unavailable(request, Unavailable("cannot answer", without_paths(str(exc), versions.db),
+                                                _one_line(exc)))
 
     def answer(served: tuple, version: str, body, status: int = 200, cite: bool = True):
         """The JSON answer with the headers of the version it was read from (`served`: the request's connection, its
@@ -546,6 +692,42 @@ class BodyLimit:
         if too_large:
             await _drain(receive)
             await _too_large(send)
+
+
+class LastResort:
+    """Whatever escapes every handler is answered 503 with a generic JSON message and logged as one line, without a
+    traceback: no request is ever answered 500 (Starlette's own last handler answers 500 and lets the server log
+    the traceback). A client gone before sending its body is not an error: there is no one to answer."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        from starlette.requests import ClientDisconnect
+
+        started = False
+
+        async def noted(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noted)
+        except ClientDisconnect:
+            return
+        except Exception as exc:  # noqa: BLE001 - the point of a last resort
+            error = failed(exc)
+            log.warning("%s %s: %s", scope.get("method"), scope.get("path"), error.logged)
+            if started:  # the answer was under way: it cannot be replaced, only cut short
+                return
+            body = json.dumps(error.body).encode()
+            await send({"type": "http.response.start", "status": 503, "headers": [
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                (b"cache-control", b"no-store")]})
+            await send({"type": "http.response.body", "body": body})
 
 
 async def _drain(receive) -> None:
