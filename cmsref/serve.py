@@ -7,10 +7,11 @@
 
 `{version}` is a data version name or `latest`. Every answer carries the resolved version and its manifest SHA-256
 (headers X-Cmsref-Version, X-Cmsref-Manifest-Sha256, ETag); a pinned version's answers never change, so they are
-`Cache-Control: immutable`. Bad input is a 400 naming the parameter; an unknown version or code a 404; a warehouse
-that cannot answer (missing, damaged, not a cmsref warehouse, an altered data version) a 503 that says what to run.
-No answer is a 500, and none names a path of the server's: those go to the server's log, one line per failed
-request. No SQL is built from request text: values are bound as parameters.
+`Cache-Control: immutable`, and a GET or HEAD whose If-None-Match names the ETag gets a 304. Bad input is a 400 naming
+the parameter; an unknown version or code a 404; a warehouse that cannot answer (missing, damaged, not a cmsref
+warehouse, an altered data version) a 503 that says what to run. No answer is a 500, and none names a path of the
+server's: those go to the server's log, one line per failed request. No SQL is built from request text: values are
+bound as parameters.
 
 Connections are read-only and locked down (warehouse.api.open_version). Each worker thread keeps one per (warehouse
 file, version); a publish swaps in a new file, so `latest` is re-resolved on the next request without a restart and a
@@ -28,7 +29,7 @@ import threading
 from datetime import date
 from pathlib import Path
 
-from fastapi import Body, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
@@ -49,6 +50,7 @@ LINE_FIELDS = {"claim", "hcpcs", "modifier", "units", "date_of_service", "locali
 MAX_UNITS = 2**31 - 1
 MAX_CACHED_VERSIONS = 4  # payment caches of this many data versions at most (~100 MB each when full)
 MAX_BODY_BYTES = 16 * 1024 * 1024  # 20,000 lines of ~200 bytes, with room; a larger body is refused unread
+BODY_KEYS = {"lines"}
 RESTORE = "restore it from a copy or an export (`cmsref export`), or build it again with `cmsref build`"
 FILE_HEADER_BYTES = 3 * 4096  # a DuckDB file: its main header and two database headers, then the blocks
 
@@ -366,6 +368,7 @@ def create_app(db: Path) -> FastAPI:
     versions = Versions(db)
 
     app.add_middleware(BodyLimit)
+    app.add_middleware(NotModified)
     app.add_middleware(LastResort)  # outermost: whatever the others let through is still one line and a 503
 
     @app.exception_handler(BadInput)
@@ -499,11 +502,29 @@ def create_app(db: Path) -> FastAPI:
         national = on(versions.payments(name, sha).windows(con, code), day) if record["pfs"] else []
         return answer(served, version, {"hcpcs": code, "date": day, **record, "pfs_national_payment": national})
 
-    @app.post("/api/{version}/lines")
-    def lines(version: str, body: dict = Body(..., examples=[{"lines": [
-            {"hcpcs": "37252", "units": 1, "date_of_service": "2024-06-01", "locality": "01182:18",
-             "setting": "facility", "service_type": "practitioner"}]}])):
-        items = body.get("lines") if isinstance(body, dict) else None
+    async def lines_body(request: Request) -> dict:
+        """The /lines body parsed here rather than by FastAPI, which keeps the last of two equal keys without a word
+        (`{"units": 1, "units": 9}` would be priced as 9 units): a duplicate key anywhere and a top-level key other
+        than `lines` are bad input."""
+        body = parse_json(await request.body())
+        if not isinstance(body, dict):
+            raise BadInput("body", LINES_BODY)
+        unknown = sorted(set(body) - BODY_KEYS)
+        if unknown:  # a misspelt `lines` or an option this server does not have would otherwise pass unnoticed
+            named = ", ".join(_shown(k) for k in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            raise BadInput(unknown[0][:40], f"unknown key{'s' if len(unknown) > 1 else ''} {named}: the body has "
+                                            f"only `lines`, a list of line objects")
+        return body
+
+    @app.post("/api/{version}/lines", openapi_extra={"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"type": "object", "required": ["lines"], "additionalProperties": False,
+                                        "properties": {"lines": {"type": "array", "maxItems": MAX_LINES,
+                                                                 "items": {"type": "object"}}}},
+                             "example": {"lines": [
+                                 {"hcpcs": "37252", "units": 1, "date_of_service": "2024-06-01",
+                                  "locality": "01182:18", "setting": "facility", "service_type": "practitioner"}]}}}}})
+    def lines(version: str, body: dict = Depends(lines_body)):
+        items = body.get("lines")
         if not isinstance(items, list) or not items:
             raise BadInput("lines", LINES_BODY)
         if len(items) > MAX_LINES:
@@ -694,6 +715,42 @@ class BodyLimit:
             await _too_large(send)
 
 
+class NotModified:
+    """A GET or HEAD whose If-None-Match names the ETag of its answer (one of a list, weak or strong, or `*`) gets a
+    304 with the version headers and no body: a client holding that data version's answer is not sent it again.
+    Judged on the answer itself, a 200 with an ETag, so every versioned endpoint has it and nothing else does (an
+    error is never a 304)."""
+
+    KEPT = {b"etag", b"x-cmsref-version", b"x-cmsref-manifest-sha256", b"cache-control", b"vary", b"expires",
+            b"content-location", b"date"}
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        asked = [v for k, v in scope.get("headers") or () if k == b"if-none-match"] if scope["type"] == "http" \
+            and scope["method"] in ("GET", "HEAD") else []
+        if not asked:
+            return await self.app(scope, receive, send)
+        tags = {t.strip().removeprefix(b"W/") for value in asked for t in value.split(b",")}
+        matched = False
+
+        async def unless_matched(message):
+            nonlocal matched
+            if message["type"] == "http.response.start" and message["status"] == 200:
+                etag = dict(message.get("headers") or ()).get(b"etag")
+                if etag and (b"*" in tags or etag.removeprefix(b"W/") in tags):
+                    matched = True
+                    await send({"type": "http.response.start", "status": 304,
+                                "headers": [(k, v) for k, v in message["headers"] if k in self.KEPT]})
+                    await send({"type": "http.response.body", "body": b""})
+                    return
+            if not matched:  # the answer's body is dropped: the client has it
+                await send(message)
+
+        await self.app(scope, receive, unless_matched)
+
+
 class LastResort:
     """Whatever escapes every handler is answered 503 with a generic JSON message and logged as one line, without a
     traceback: no request is ever answered 500 (Starlette's own last handler answers 500 and lets the server log
@@ -743,6 +800,50 @@ async def _too_large(send) -> None:
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+def parse_json(raw: bytes):
+    """A JSON body, refusing what json.loads lets through silently: a key given twice in one object (the first is
+    dropped) is a 400 naming the key and where it is (`lines[2].units`; `body` at the top)."""
+    doubled: dict[int, tuple[dict, str]] = {}  # id -> (the object, kept alive so that its id is not reused; key)
+
+    def pairs(items: list) -> dict:
+        obj = dict(items)
+        if len(obj) < len(items):
+            seen: set = set()
+            doubled[id(obj)] = (obj, next(k for k, _ in items if k in seen or seen.add(k)))
+        return obj
+
+    try:
+        value = json.loads(raw, object_pairs_hook=pairs)
+    except RecursionError:
+        raise BadInput("body", f"the body is nested too deeply: {LINES_BODY}") from None
+    except json.JSONDecodeError as exc:
+        raise BadInput("body", f"the body is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): "
+                               f"{LINES_BODY}") from None
+    except ValueError:  # not UTF-8 / 16 / 32 text
+        raise BadInput("body", f"the body is not JSON text: {LINES_BODY}") from None
+    if doubled:
+        where, key = _first_doubled(value, doubled)
+        raise BadInput(f"{where}.{key[:40]}" if where else "body",
+                       f"key {_shown(key)} appears more than once in {where or 'the body'}: a JSON object names each "
+                       f"key once (which one was meant?)")
+    return value
+
+
+def _first_doubled(value, doubled: dict) -> tuple[str, str]:
+    """The place ('' for the top, 'lines[2]') and key of the first object, in the body's order, that names a key
+    twice. An object dropped as a doubled key's earlier value is not reachable, but its parent is then doubled too."""
+    stack = [("", value)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            if id(node) in doubled:
+                return where, doubled[id(node)][1]
+            stack.extend(reversed([(f"{where}.{k[:40]}" if where else k[:40], v) for k, v in node.items()]))
+        elif isinstance(node, list):
+            stack.extend(reversed([(f"{where or 'body'}[{i}]", v) for i, v in enumerate(node)]))
+    raise AssertionError("a doubled key was recorded but not found")  # the root is always reachable
 
 
 def _cited(value) -> set[str]:

@@ -226,6 +226,28 @@ def test_bodies_that_are_not_a_lines_object_or_too_large_are_refused_without_ech
     assert status == 400 and len(body) < 300  # the value is not sent back
 
 
+def test_a_body_naming_a_key_twice_or_an_unknown_key_is_a_400_over_http(server):
+    status, _, body = raw(f"{server}/api/latest/lines", b'{"lines": [{"hcpcs": "37252", "units": 1, "units": 9, '
+                                                        b'"date_of_service": "2024-06-01"}]}')
+    assert status == 400 and json.loads(body)["parameter"] == "lines[0].units", body
+    status, _, body = raw(f"{server}/api/latest/lines", b'{"lines": [], "claims": []}')
+    assert status == 400 and json.loads(body)["parameter"] == "claims", body
+
+
+def test_the_current_etag_is_a_304_with_the_version_headers_and_no_body(server):
+    url = f"{server}/api/2026.2/codes/37252?date=2024-06-01"
+    _, headers, _ = raw(url, None, "GET")
+    for asked in (headers["ETag"], f'"stale", W/{headers["ETag"]}', "*"):
+        req = urllib.request.Request(url, headers={"If-None-Match": asked})
+        with pytest.raises(urllib.error.HTTPError) as got:  # urllib counts a 304 as an error
+            urllib.request.urlopen(req, timeout=60)
+        assert got.value.code == 304 and got.value.read() == b""
+        assert got.value.headers["X-Cmsref-Version"] == "2026.2" and got.value.headers["ETag"] == headers["ETag"]
+    req = urllib.request.Request(url, headers={"If-None-Match": '"' + "0" * 64 + '"'})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        assert r.status == 200 and json.loads(r.read())["hcpcs"] == "37252"
+
+
 def test_head_and_the_version_headers_of_every_answer(server):
     status, headers, body = raw(f"{server}/api/versions", None, "HEAD")
     assert status == 200 and body == b"" and headers["X-Cmsref-Version"] == "2026.2"
