@@ -21,14 +21,16 @@ localities whose names differ. How the real files (RVU24B, RVU25D) write the nam
 
 **Anesthesia CF follows the GPCIs**: CMS computes each locality's anesthesia CF as the national anesthesia CF x
 (s_work x work GPCI + s_pe x PE GPCI + s_mp x MP GPCI), with fixed shares. The shares (and so the national CF) are
-fitted to the release's own localities by least squares (twice: the second fit leaves out localities more than a
-cent off, so two swapped localities do not pull the fit), then every locality must be within a cent of the fit. Real
+fitted to the release's own localities by trimmed least squares (refitted on the best-fitting 75 % until that set
+settles, then on every locality within a cent: a swap of two far-apart localities such as ALABAMA and MANHATTAN does
+not pull the fit), then every locality must be within a cent of the fit. Real
 files: RVU24B fits national 20.7738 (shares 0.774 / 0.162 / 0.064), RVU25D 20.3177 (the header states 20.3178;
 0.769 / 0.166 / 0.065); largest gap 0.0053 (GPCIs are rounded to 3 decimals). This catches:
 * two localities' GPCI values swapped with names intact (GPCI rows changed, ANES not): 5,798 of the 5,886 pairs of
-  RVU24B's localities and 5,799 of RVU25D's are refused. The pairs not caught have the same GPCIs (the 11 California
-  localities paid at the rest-of-state floor) or GPCIs whose anesthesia-weighted sums are within a cent of each
-  other (e.g. ARIZONA and REST OF TEXAS);
+  RVU24B's localities and 5,799 of RVU25D's are refused, each naming exactly the two localities swapped. Not caught:
+  56 pairs with identical GPCIs (California localities paid at the rest-of-state floor: no payment changes), and 32
+  (RVU24B) / 31 (RVU25D) pairs whose GPCIs differ but whose anesthesia-weighted sums are within a cent of each other
+  (e.g. ARIZONA and REST OF TEXAS);
 * a swap of two localities' numbers in the ANES file, likewise.
 What no check here can catch: GPCI and ANES values swapped together consistently, or a swap between localities whose
 GPCIs are equal. The previous release's GPCIs are not used: they did not move at all from RVU24B to RVU25D, but
@@ -104,8 +106,15 @@ def fit_anesthesia(work, pe, mp, cf) -> tuple[np.ndarray, np.ndarray]:
     localities more than a cent off the first. The coefficients add up to the national anesthesia CF."""
     x = np.column_stack([work, pe, mp]).astype(float)
     y = np.asarray(cf, dtype=float)
-    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
-    keep = np.abs(y - x @ coef) <= ANES_TOLERANCE
+    keep = np.ones(len(y), dtype=bool)
+    for _ in range(20):  # trimmed least squares: refit on the best 75 % until the set settles
+        coef, *_ = np.linalg.lstsq(x[keep], y[keep], rcond=None)
+        gap = np.abs(y - x @ coef)
+        settled = gap <= max(ANES_TOLERANCE, float(np.quantile(gap, 0.75)))
+        if (settled == keep).all():
+            break
+        keep = settled
+    keep = gap <= ANES_TOLERANCE
     if keep.sum() >= MIN_LOCALITIES_TO_FIT:
         coef, *_ = np.linalg.lstsq(x[keep], y[keep], rcond=None)
     return coef, y - x @ coef
