@@ -124,18 +124,19 @@ def _export(con, to: Path, fmt: str, without_cpt: bool) -> dict:
         views_sql += "".join(statement + ";\n" for statement in snapshot_statements(version))
         (to / "views.sql").write_text(views_sql, encoding="utf-8")
         snapshot_definitions = {"views.sql": hashlib.sha256(views_sql.encode()).hexdigest()}
-    sources = con.execute(
+    rel = con.execute(
         "SELECT DISTINCT * EXCLUDE (archive_sha256, retrieved_at) FROM meta.source_files "  # + mirror_path, if any
         f"WHERE release_id IN (SELECT release_id FROM meta.data_version_tables WHERE data_version = {v}) "
-        "ORDER BY ALL").fetchall()
+        "ORDER BY ALL")
+    source_columns = [d[0] for d in rel.description]
+    sources = rel.fetchall()
     manifest = {
         "data_version": version, "warehouse_manifest_sha256": warehouse_manifest,
         "created_at": published_at.isoformat(), "cmsref_version": __version__, "format": fmt,
         "without_cpt_descriptors": without_cpt,
         "tables": tables,
         "definitions": snapshot_definitions,  # the views and macros a DuckDB client runs: verify checks them
-        "sources": [dict(zip(("release_id", "kind", "variant", "url", "archive_name", "member_name", "size",
-                              "sha256"), s)) for s in sources],
+        "sources": [dict(zip(source_columns, s)) for s in sources],
         "notice": "CPT codes and descriptors are copyright American Medical Association; CDT codes American Dental "
                   "Association." + (" CPT and CDT descriptors were removed from this export." if without_cpt else ""),
     }

@@ -59,10 +59,10 @@ def refuse_owned(target: str | os.PathLike, db: Path, *, option: str, mirror: Pa
         if real == _real(path) or _same_file(target, path):
             raise UnsafeOutputError(f"{option} {target} is {what}; cmsref never writes a result over it: choose "
                                     f"another file")
-    for folder, what in folders:
-        top = _real(folder)
+    for owned_folder, what in folders:
+        top = _real(owned_folder)
         if real == top or top in real.parents:
-            raise UnsafeOutputError(f"{option} {target} is inside {what} ({folder}); cmsref never writes results "
+            raise UnsafeOutputError(f"{option} {target} is inside {what} ({owned_folder}); cmsref never writes results "
                                     f"there: choose a file elsewhere")
     if target.is_dir() and not folder:
         raise UnsafeOutputError(f"{option} {target} is a folder: give a file name")
