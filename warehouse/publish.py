@@ -35,7 +35,8 @@ from cmsref import __version__
 from cmsref.errors import PublishError
 from extract.catalog import ReleaseSpec, load_dataset
 from extract.fetch import SourceFile
-from warehouse.schema import LINEAGE, META_ADDED, META_DDL, TABLES, store_ddl
+from warehouse.manifest import build_manifest, decimal_parts, definitions, sha256_json
+from warehouse.schema import META_ADDED, META_DDL, TABLES, store_ddl
 from warehouse.views import create_views
 
 log = logging.getLogger("cmsref.warehouse")
@@ -234,11 +235,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     create_views(con)
 
 
-def _decimal(type_name: str) -> tuple[int, int] | None:
-    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", type_name)
-    return (int(m.group(1)), int(m.group(2))) if m else None
-
-
 def _migrate_store(con: duckdb.DuckDBPyConnection) -> None:
     """Bring a warehouse written by an older cmsref to the registry: add the columns it lacks (NULL for the rows of
     releases published before them) and widen DECIMAL columns whose scale grew (every stored value is kept exactly:
@@ -252,7 +248,7 @@ def _migrate_store(con: duckdb.DuckDBPyConnection) -> None:
             if have is None:
                 con.execute(f"ALTER TABLE store.{table.name} ADD COLUMN {col.name} {col.type}")
             elif have != col.type:
-                old, new = _decimal(have), _decimal(col.type)
+                old, new = decimal_parts(have), decimal_parts(col.type)
                 fits = old and new and new[1] >= old[1] and con.execute(
                     f"SELECT coalesce(max(abs({col.name})), 0) < 10 ** {new[0] - new[1]} "
                     f"FROM store.{table.name}").fetchone()[0]
@@ -388,8 +384,8 @@ def _publish(con, built, summary, now) -> PublishResult:
                                                f"version {previous}")
     version = _version_name(con, chosen)
     windows = _windows(con, chosen)
-    manifest = _manifest(con, version, chosen, windows)
-    manifest_sha = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+    manifest = build_manifest(con, version, chosen, windows, defs=definitions(con))
+    manifest_sha = sha256_json(manifest)
     seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM meta.data_versions").fetchone()[0]
     con.execute(
         "INSERT INTO meta.data_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -487,75 +483,3 @@ def _windows(con, chosen) -> list[list]:
                     ends.append(items[i + 1][0])
                 rows.append([table, rid, dataset, period, eff_from, min(ends), n])
     return rows
-
-
-def hashed_columns(table: str) -> list[str]:
-    return [c.name for c in (*TABLES[table].columns, *LINEAGE)]
-
-
-def content_sha256(con, table: str, release_id: str, columns: list[str] | None = None) -> str:
-    """SHA-256 of every stored row of one release in one table (the columns it was published with), in a canonical
-    order: any changed value changes it. Decimals are hashed without trailing zeros, so widening a column's scale
-    (1.50 stored as 1.500000000) leaves the hash of a published version as it was."""
-    cols = columns or hashed_columns(table)
-    types = {c: t for c, t in con.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'store' AND table_name = ?",
-        [table]).fetchall()}
-    def canonical(c):
-        text = f"CAST({c} AS VARCHAR)"
-        return f"regexp_replace({text}, '\\.?0*$', '')" if _decimal(types.get(c, "")) else text
-    row = "concat_ws(chr(31), " + ", ".join(f"coalesce({canonical(c)}, chr(0))" for c in cols) + ")"
-    return con.execute(
-        f"SELECT sha256(coalesce(string_agg(r, chr(10) ORDER BY r), '')) FROM "
-        f"(SELECT {row} AS r FROM store.{table} WHERE release_id = ?)", [release_id]
-    ).fetchone()[0]
-
-
-def _manifest(con, version, chosen, windows, columns: dict | None = None) -> dict:
-    """What a downstream tool pins: every release, its source files and the tables' windows, row counts and content
-    hashes."""
-    releases = []
-    for (dataset, period), rid in sorted(chosen.items()):
-        files = con.execute("SELECT kind, variant, member_name, sha256 FROM meta.source_files WHERE release_id = ? "
-                            "ORDER BY kind, variant", [rid]).fetchall()
-        releases.append({"release_id": rid, "dataset": dataset, "period": period,
-                         "sources": [dict(zip(("kind", "variant", "member", "sha256"), f)) for f in files]})
-    tables = [{"table": t, "release_id": r, "effective_from": str(f), "effective_to": str(e) if e else None,
-               "rows": n, "columns": (cols := (columns or {}).get((t, r)) or hashed_columns(t)),
-               "content_sha256": content_sha256(con, t, r, cols)}
-              for t, r, _, _, f, e, n in sorted(windows, key=lambda w: (w[0], w[4]))]
-    return {"data_version": version, "releases": releases, "tables": tables}
-
-
-def verify_version(con, version: str) -> list[str]:
-    """Recompute a published data version's manifest from the rows stored now; [] when every table of the version
-    hashes as it did at publish (so its manifest_sha256 is the published one), else what differs."""
-    row = con.execute("SELECT manifest_sha256, manifest FROM meta.data_versions WHERE data_version = ?",
-                      [version]).fetchone()
-    if row is None:
-        raise PublishError(f"no data version {version!r} in this warehouse")
-    stored_sha, stored_json = row
-    stored = json.loads(stored_json)
-    problems = []
-    if hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest() != stored_sha:
-        problems.append(f"the stored manifest of {version} does not hash to its manifest_sha256 {stored_sha}")
-    if not all("content_sha256" in t for t in stored.get("tables", [])):
-        return problems + [f"data version {version} was published before manifests covered row contents; its rows "
-                           f"cannot be verified (re-publish them into a new version to get content hashes)"]
-    windows = [list(r) for r in con.execute(
-        "SELECT table_name, release_id, dataset, period, effective_from, effective_to, row_count "
-        "FROM meta.data_version_tables WHERE data_version = ?", [version]).fetchall()]
-    chosen = {(d, p): rid for _, rid, d, p, *_ in windows}
-    now = _manifest(con, version, chosen, windows, {(t["table"], t["release_id"]): t["columns"]
-                                                     for t in stored["tables"] if "columns" in t})
-    published = {(t["table"], t["release_id"]): t for t in stored["tables"]}
-    for t in now["tables"]:
-        old = published.get((t["table"], t["release_id"]))
-        if old is None:
-            problems.append(f"{t['table']} ({t['release_id']}) is not in the published manifest")
-        elif old["content_sha256"] != t["content_sha256"]:
-            problems.append(f"{t['table']} ({t['release_id']}): rows changed since publish (content SHA-256 "
-                            f"{t['content_sha256'][:12]}..., published {old['content_sha256'][:12]}...)")
-    if not problems and hashlib.sha256(json.dumps(now, sort_keys=True).encode()).hexdigest() != stored_sha:
-        problems.append(f"the manifest recomputed from the warehouse differs from the published one ({stored_sha})")
-    return problems

@@ -144,7 +144,8 @@ def test_an_older_warehouse_is_migrated_without_changing_a_stored_value(tmp_path
 
 
 def test_content_hashes_ignore_trailing_decimal_zeros_and_see_any_other_change(tmp_path):
-    from warehouse.publish import connect, content_sha256, ensure_schema
+    from warehouse.manifest import content_sha256
+    from warehouse.publish import connect, ensure_schema
 
     con = connect(tmp_path / "h.duckdb")
     ensure_schema(con)
