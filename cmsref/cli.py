@@ -271,13 +271,14 @@ def _verify(args) -> int:
 
 def _verify_version(args) -> int:
     from warehouse.api import open_version
-    from warehouse.manifest import verify_version
+    from warehouse.manifest import coverage, verify_version
 
     con = open_version(config.db_path(args.db), args.version, check=False)  # it lists every difference itself
     try:
         version = con.execute("SELECT pinned_version()").fetchone()[0]
         sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()[0]
         problems = verify_version(con, version)
+        checked, uncovered = coverage(con, version)
     finally:
         con.close()
     for p in problems:
@@ -286,7 +287,9 @@ def _verify_version(args) -> int:
         print(f"cmsref: error: data version {version} does not match what was published ({len(problems)} "
               f"problem(s))", file=sys.stderr)
         return 1
-    print(f"data version {version}: every table's rows match its published manifest {sha}")
+    print(f"data version {version}: its {', '.join(checked)} match its published manifest {sha}"
+          + (f" ({' and '.join(uncovered)} not checked: published by a cmsref whose manifests did not cover them)"
+             if uncovered else ""))
     return 0
 
 

@@ -203,3 +203,14 @@ def _changed_definitions(con) -> list[Problem]:
             problems.append(Problem(name.split(".", 1)[-1], f"{name} was {what} since the last publish (the SQL a "
                                                              f"DuckDB client runs is not cmsref's)"))
     return problems
+
+
+def coverage(con, version: str) -> tuple[list[str], list[str]]:
+    """(what verify_version checks of a version, what its manifest is too old to cover)."""
+    stored = json.loads(con.execute("SELECT manifest FROM meta.data_versions WHERE data_version = ?",
+                                    [version]).fetchone()[0])
+    newest = json.loads(con.execute("SELECT manifest FROM meta.data_versions ORDER BY seq DESC LIMIT 1").fetchone()[0])
+    parts = {"rows": True,
+             "lineage": all("lineage_sha256" in r for r in stored.get("releases", [])),
+             "views and macros": "definitions" in newest}
+    return [k for k, v in parts.items() if v], [k for k, v in parts.items() if not v]

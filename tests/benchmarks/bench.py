@@ -218,6 +218,24 @@ info = (f"20 clients x 100, 8 codes: {warm}; 20 clients x 50, a new code x local
         f"POST /lines with 10,000 lines of 8 codes {same:.2f} s, of 2,000 codes x localities x 4 years {mixed:.2f} s")
 """
 
+INTEGRITY = """
+from cmsref import config
+from warehouse.api import open_version
+
+def answer():
+    t = time.perf_counter()
+    con = open_version(config.db_path(), "latest")
+    con.execute("SELECT amount FROM pfs_payment_on('2024-06-01') WHERE hcpcs = '37252' AND is_national").fetchall()
+    con.close()
+    return time.perf_counter() - t
+
+first, again = answer(), answer()
+os.utime(config.db_path())  # a new state of the file (as after a publish): checked again
+changed = answer()
+info = (f"first answer {first:.2f} s (the manifest recomputed from every row, lineage row, view and macro), next "
+        f"open {again * 1000:.0f} ms, after the file changed {changed:.2f} s")
+"""
+
 STEPS = [
     ("(a) parse each file type of the mirror (seconds/rows)", PARSE, ""),
     ("(b) build every mirrored period of every dataset, empty warehouse", BUILD, "<= 5x (floor + validation)"),
@@ -229,6 +247,7 @@ STEPS = [
     ("(e) single-code as-of lookups through the pinned API", LOOKUPS, "median < 5 ms"),
     ("(f) the same through the per-version cache (warehouse.api.Lookup)", CACHED_LOOKUPS, "p50 < 1 ms"),
     ("(g) cmsref serve over HTTP, 20 clients; POST /lines", HTTP, "p95 < 20 ms; /lines < 1 s"),
+    ("(h) content check before a new file is answered from", INTEGRITY, "first answer < 2 s"),
 ]
 
 

@@ -51,3 +51,29 @@ def test_the_readme_sql_gives_the_figures_it_shows(mirror_db):
             assert con.execute("\n".join(l for l in statement.splitlines() if not l.startswith("--"))).fetchall()
     finally:
         con.close()
+
+
+def test_every_readme_output_pointed_at_the_warehouse_is_refused(mirror_home, tmp_path):
+    """Tried as a new user would: each README command that writes a file (--output, --report, --to), with that file
+    pointed at the warehouse, is refused in one line with exit 2, the warehouse keeps its bytes and the latest
+    version still verifies."""
+    import hashlib
+
+    db = mirror_home / "cmsref.duckdb"
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    commands = [c for line in block("Use it", "bash").splitlines() for c in line.split("  #", 1)[0].split(" && ")
+                if re.search(r"--(output|report|to)\b", c)]
+    assert len(commands) >= 3, commands
+    for command in commands:
+        words = shlex.split(command.replace("../shared", str(SHARED)))
+        for i, word in enumerate(words[:-1]):
+            if word in ("--output", "--report", "--to"):
+                words[i + 1] = str(db)
+        r = subprocess.run([sys.executable, "-m", "cmsref.cli", *words[1:]], cwd=tmp_path, capture_output=True,
+                           text=True)
+        assert r.returncode == 2 and r.stdout == "", (command, r.stdout, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "never writes" in r.stderr, (command, r.stderr)
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    r = subprocess.run([sys.executable, "-m", "cmsref.cli", "verify", "--version", "latest"], cwd=tmp_path,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
