@@ -177,3 +177,19 @@ def test_no_path_of_this_machine_is_published(baseline, world, cli):
     [(url, mirror_path)] = query(world.db, "SELECT url, mirror_path FROM meta.source_files WHERE release_id = "
                                            "'pfs/2025B/r1' AND kind = 'pprrvu'")
     assert url.startswith("https://www.cms.gov/") and url.endswith(SRC.zip_name) and mirror_path is None, url
+
+
+@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["payment", "37252", "--date", "2024-06-01"]])
+def test_a_period_listed_twice_is_one_line_even_for_help(args, catalog_copy, capsys):
+    """The parser lists the catalogued datasets, so it reads every catalog: a broken one is one line, no traceback."""
+    from cmsref.cli import main
+
+    path = catalog_copy / "mue.toml"
+    text = path.read_text(encoding="utf-8")
+    first = text[text.index("[[release]]"):]
+    path.write_text(text + "\n" + first, encoding="utf-8")  # every release again
+    load_dataset.cache_clear()
+    capsys.readouterr()
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith("cmsref: error: catalog ") and "mue.toml" in err, err
