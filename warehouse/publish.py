@@ -416,9 +416,9 @@ def _store_release(con, b: BuiltRelease, now) -> str:
     for s in b.sources:
         con.execute(
             "INSERT INTO meta.source_files (release_id, kind, variant, url, archive_name, archive_sha256, "
-            "member_name, size, sha256, retrieved_at, mirror_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "member_name, size, sha256, retrieved_at, mirror_path, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [release_id, s.kind, s.variant, s.url, s.archive_name, s.archive_sha256, s.member_name, s.size,
-             s.sha256, s.retrieved_at, s.mirror_path],
+             s.sha256, s.retrieved_at, s.mirror_path, s.role],
         )
     for name, frame in b.tables.items():
         table = TABLES[name]

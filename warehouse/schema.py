@@ -349,6 +349,9 @@ CATALOG_COLUMN_DOCS = {
     "mirror_path": "the local mirror file it was read from, relative to the mirror's root (e.g. "
                    "pfs_rvu/RVU25D/PPRRVU2025_Oct.csv, or the zip of a member); NULL when downloaded or not from a "
                    "mirror",
+    "role": "published (the file the table's rows come from) or checked (another format CMS ships of the same "
+            "table, parsed and compared cell for cell with it; transform/formats.py); NULL in releases published "
+            "before copies were checked: published",
     "archive_name": "the zip the file was a member of (NULL for a loose file)",
     "archive_sha256": "SHA-256 of that zip",
     "member_name": "the file's name (inside the zip, if any)",
@@ -362,7 +365,8 @@ CATALOG_COLUMN_DOCS = {
 
 # Columns added to the meta tables after their first release: ensure_schema adds them to an older warehouse (NULL in
 # the rows published before them). (table, column) -> type; META_DDL creates them in a new warehouse.
-META_ADDED = {("releases", "catalog_sha256"): "VARCHAR", ("source_files", "mirror_path"): "VARCHAR"}
+META_ADDED = {("releases", "catalog_sha256"): "VARCHAR", ("source_files", "mirror_path"): "VARCHAR",
+              ("source_files", "role"): "VARCHAR"}
 
 
 def store_ddl(table: Table) -> str:
@@ -413,6 +417,7 @@ CREATE TABLE IF NOT EXISTS meta.source_files (
   sha256 VARCHAR NOT NULL,
   retrieved_at TIMESTAMPTZ NOT NULL,
   mirror_path VARCHAR,
+  role VARCHAR,
   PRIMARY KEY (release_id, sha256)
 );
 CREATE TABLE IF NOT EXISTS meta.data_version_tables (

@@ -11,7 +11,7 @@ import pytest
 
 from cmsref import config, pipeline
 from cmsref.cli import main
-from cmsref.errors import CmsrefError
+from cmsref.errors import AlteredDataError, CmsrefError
 from tests.builders import AOC_HEADER, AOC_ROWS
 from tests.conftest import home_with_copy, query, snapshot
 from warehouse.api import open_version
@@ -66,8 +66,10 @@ def test_verify_in_place_and_a_pinned_open_detect_one_changed_value(db, capsys):
     con.close()
     code, _, err = run(capsys, "verify", "--version", version)
     assert code == 1 and "pfs_rvu (pfs/2024B/r1): rows changed since publish" in err
-    with pytest.raises(CmsrefError, match=r"is not the pinned data: pfs_rvu \(pfs/2024B/r1\): rows changed"):
+    with pytest.raises(AlteredDataError, match=r"does not match its published manifest \(pfs_rvu \(pfs/2024B/r1\): "
+                                               r"rows changed") as caught:
         open_version(db, version, expected_manifest_sha256=sha)
+    assert (caught.value.version, caught.value.table) == (version, "pfs_rvu")
 
 
 def test_every_table_of_a_version_carries_its_content_hash(db):
