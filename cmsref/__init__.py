@@ -1,3 +1,4 @@
-"""cmsref: CMS Medicare reference files as versioned, validated DuckDB tables."""
+"""cmsref: CMS Medicare reference files as versioned, validated DuckDB tables. The top floor: the command
+line, the build pipeline and the HTTP server."""
 
-__version__ = "0.1.0"
+from core import __version__  # noqa: F401 (cmsref.__version__)

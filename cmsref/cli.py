@@ -9,8 +9,8 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from cmsref import __version__, config
-from cmsref.errors import CmsrefError, NoDataError
+from core import __version__, settings
+from core.errors import CmsrefError, NoDataError
 from extract.catalog import datasets as catalog_datasets, load_dataset
 from warehouse.outputs import atomic_file, refuse_owned
 
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         if "Corrupt database file" in str(exc):  # DuckDB found a damaged block only when a query read it
-            db = args.dir if getattr(args, "dir", None) else config.db_path(getattr(args, "db", None))
+            db = args.dir if getattr(args, "dir", None) else settings.db_path(getattr(args, "db", None))
             from warehouse.publish import RECOVER_DAMAGED
 
             print(f"cmsref: error: {db} is damaged ({str(exc).splitlines()[0]}); nothing was changed: "
@@ -230,7 +230,7 @@ def _build(args) -> int:
     else:
         from cmsref.pipeline import nothing_new
 
-        result = nothing_new(datasets, args.period, config.mirror(args.mirror), config.db_path(args.db))
+        result = nothing_new(datasets, args.period, settings.mirror(args.mirror), settings.db_path(args.db))
         if result is None:  # something to build: through the Prefect flow
             if not args.quiet:
                 print("cmsref: starting Prefect's local server for the build flow (the first start migrates its "
@@ -245,7 +245,7 @@ def _build(args) -> int:
 def _export(args) -> int:
     from warehouse.export import export_version
 
-    db = config.db_path(args.db)
+    db = settings.db_path(args.db)
     to = refuse_owned(args.to, db, option="--to", folder=True)
     manifest = export_version(db, args.version, to, args.format, args.without_cpt_descriptors)
     print(f"exported to {manifest.parent} (manifest: {manifest})")
@@ -273,7 +273,7 @@ def _verify_version(args) -> int:
     from warehouse.api import open_version
     from warehouse.manifest import coverage, verify_version
 
-    con = open_version(config.db_path(args.db), args.version, check=False)  # it lists every difference itself
+    con = open_version(settings.db_path(args.db), args.version, check=False)  # it lists every difference itself
     try:
         version = con.execute("SELECT pinned_version()").fetchone()[0]
         sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()[0]
@@ -295,7 +295,7 @@ def _verify_version(args) -> int:
 
 def _diff(args) -> int:
     from warehouse.diff import diff
-    from warehouse.schema import TABLES
+    from core.tables import TABLES
 
     con = _open(args)
     try:
@@ -344,7 +344,7 @@ def _vendor_reconcile(args) -> int:
     from expectations.reconcile_report import render_report
 
     pdf = Path(args.pdf)
-    report = refuse_owned(args.report, config.db_path(args.db), option="--report") if args.report else None
+    report = refuse_owned(args.report, settings.db_path(args.db), option="--report") if args.report else None
     extract = extract_guide(pdf, year=args.year)
     con = _open(args)
     try:
@@ -380,7 +380,7 @@ def _vendor_import(args) -> int:
 def _open(args, check: bool = True):
     from warehouse.api import open_version
 
-    return open_version(config.db_path(args.db), getattr(args, "version", None) or "latest", check=check)
+    return open_version(settings.db_path(args.db), getattr(args, "version", None) or "latest", check=check)
 
 
 BATCH_ROWS = 10_000  # rows fetched at a time: a result of any size streams through bounded memory
@@ -419,7 +419,7 @@ def _print_sql(args, sql: str, params=None, check: bool = True) -> int:
 def _output(args) -> Path | None:
     """The --output file, checked: never the warehouse, a file beside it, the data folder or the mirror."""
     output = getattr(args, "output", None)
-    return refuse_owned(output, config.db_path(args.db), option="--output") if output else None
+    return refuse_owned(output, settings.db_path(args.db), option="--output") if output else None
 
 
 @contextmanager
@@ -535,7 +535,7 @@ def _serve(args) -> int:
 
     from cmsref.serve import run
 
-    db = config.db_path(args.db)
+    db = settings.db_path(args.db)
     if not db.exists():
         raise CmsrefError(f"no warehouse at {db}: run `cmsref build` first")
     try:  # said in one line before the server starts, not as the server's traceback

@@ -203,7 +203,7 @@ def diff_page(result, a: str, b: str) -> str:
 def report_file(validation_json: str) -> Path | None:
     """A release's validation report: named relative to the reports folder ($CMSREF_HOME/reports; releases built
     before that name it by its absolute path)."""
-    from cmsref.config import reports_dir
+    from core.settings import reports_dir
 
     path = json.loads(validation_json).get("report_html")
     if not path:

@@ -18,13 +18,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from cmsref import config
-from cmsref.errors import CatalogError
+from core import settings
+from core.errors import CatalogError
 from extract.catalog import DatasetSpec, ReleaseSpec, datasets as all_datasets, load_dataset
 from extract.fetch import SourceFile, fetch_release, local_source, releases_in_mirror
 from transform import aoc, asc, formats, mue, opps, pfs, vendor
 from transform.tables import ReleaseTables
-from warehouse.schema import TABLES
+from core.tables import TABLES
 from warehouse.publish import (BuiltRelease, PublishResult, build_lock, connect, publish,
                                published_unchanged)
 
@@ -35,7 +35,7 @@ def _vendor_transform(spec, release, files):
     from warehouse.api import open_version
 
     def check(extract, year, guide_sha256):
-        con = open_version(config.db_path())
+        con = open_version(settings.db_path())
         try:
             return reconcile(con, extract, year=year, guide_sha256=guide_sha256)
         finally:
@@ -97,7 +97,7 @@ def missing_releases(datasets: list[str] | None, mirror: Path | None, db: Path |
     from a mirror, those it holds; online, those that have taken effect (or will within 45 days: CMS posts
     ahead). Vendor guides come last: they are checked against the CMS data."""
     today = today or date.today()
-    db = config.db_path(db)
+    db = settings.db_path(db)
     published = set()
     if db.exists():
         con = connect(db, read_only=True)
@@ -122,7 +122,7 @@ def missing_releases(datasets: list[str] | None, mirror: Path | None, db: Path |
 
 
 def extract(spec: DatasetSpec, release: ReleaseSpec, mirror: Path | None) -> list[SourceFile]:
-    return fetch_release(spec, release, cache_dir=config.cache_dir(), mirror=mirror)
+    return fetch_release(spec, release, cache_dir=settings.cache_dir(), mirror=mirror)
 
 
 def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) -> ReleaseTables:
@@ -258,7 +258,7 @@ def publish_built(db: Path, built: list[BuiltRelease], unchanged: list[str]) -> 
         return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
                                                   f"are unchanged")
     result = publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
-    reports = [str(config.reports_dir())] if any(b.validation.get("report_html") for b in built) else []
+    reports = [str(settings.reports_dir())] if any(b.validation.get("report_html") for b in built) else []
     if result.data_version and reports:  # the run's log and the flow run's result say where the checks are
         result.message += f"; validation reports in {', '.join(reports)}"
     return result
@@ -300,7 +300,7 @@ def _run(datasets, periods, mirror, db, steps) -> PublishResult:
             tables.notes.append(f"built from a partial copy in the mirror: no {', '.join(lacking)} file (the catalog "
                                 f"lists them under mirror_lacks)")
         prev, prev_period = previous_rows(db, built, spec, release)
-        built.append(steps.validate(spec, release, files, tables, prev, prev_period, config.reports_dir(),
+        built.append(steps.validate(spec, release, files, tables, prev, prev_period, settings.reports_dir(),
                                     {"localities": previous_localities(db, built, spec, release),
                                      "work_rvu": previous_work_rvus(db, built, spec, release)}))
     return steps.publish(db, built, unchanged)
@@ -324,7 +324,7 @@ def nothing_new(datasets: list[str] | None, periods: list[str] | None, mirror: P
 def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirror: Path | None = None,
           db: Path | None = None) -> PublishResult:
     """Build the selected releases with the plain steps (no Prefect)."""
-    return run(datasets, periods, config.mirror(mirror), config.db_path(db))
+    return run(datasets, periods, settings.mirror(mirror), settings.db_path(db))
 
 
 def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None = None) -> PublishResult:
@@ -332,7 +332,7 @@ def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None =
     from transform.vendor_guide import extract_guide
 
     pdf = Path(pdf).absolute()
-    db = config.db_path(db)
+    db = settings.db_path(db)
     spec = load_dataset("vendor")
     year = year or extract_guide(pdf).year
     if not year:
@@ -346,4 +346,4 @@ def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None =
         return publish_built(db, [], [same])
     tables = transform(spec, release, files)
     prev, prev_period = previous_rows(db, [], spec, release)
-    return publish_built(db, [validate(spec, release, files, tables, prev, prev_period, config.reports_dir())], [])
+    return publish_built(db, [validate(spec, release, files, tables, prev, prev_period, settings.reports_dir())], [])

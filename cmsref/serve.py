@@ -35,7 +35,7 @@ from fastapi_offline import FastAPIOffline
 
 import duckdb
 
-from cmsref.errors import AlteredDataError, CmsrefError, NoDataError, PublishError
+from core.errors import AlteredDataError, CmsrefError, NoDataError, PublishError
 from warehouse.api import UnknownVersionError, open_version, pinned
 from warehouse.lookup import SHOWN, TRACED, PaymentCache, code_record, dict_rows, explain_no_payment, found, on
 

@@ -42,9 +42,9 @@ def row_count(ctx: SuiteContext, low: int, high: int, drift: float = 0.10) -> li
 
 
 def key_checks(table: str, column_set: bool = True, derived: tuple[str, ...] = ()) -> list:
-    """From the table registry (warehouse.schema), not from the frame: the published column set (plus the `derived`
+    """From the table registry (core.tables), not from the frame: the published column set (plus the `derived`
     columns the suite adds before validating), and the natural key non-null and unique."""
-    from warehouse.schema import TABLES
+    from core.tables import TABLES
 
     key = list(TABLES[table].key)
     checks = [E.ExpectTableColumnsToMatchSet(column_set=[c.name for c in TABLES[table].columns] + list(derived),

@@ -11,8 +11,8 @@ from pathlib import Path
 import polars as pl
 
 from expectations.common import E, SuiteContext, key_checks
-from warehouse.effective import in_effect_expr
-from warehouse.schema import TABLES
+from core.effective import in_effect_expr
+from core.tables import TABLES
 
 REFERENCE = Path(__file__).parent / "reference" / "national_conversion_factors.csv"
 

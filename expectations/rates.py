@@ -29,7 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
-from warehouse.effective import in_effect_expr
+from core.effective import in_effect_expr
 
 REFERENCE = Path(__file__).parent / "reference" / "opps_asc_conversion_factors.csv"
 RATE_TOLERANCE = 0.01  # a cent: CMS rounds weight x CF to the cent, sometimes from an unrounded weight

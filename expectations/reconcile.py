@@ -33,9 +33,9 @@ from pathlib import Path
 
 import duckdb
 
-from cmsref.errors import CmsrefError, NoDataError
+from core.errors import CmsrefError, NoDataError
 from transform.vendor_guide import GuideExtract, GuideFigure
-from warehouse.effective import overlaps
+from core.effective import overlaps
 
 MATCH, MISMATCH, NOT_IN_CMS, NOT_COMPARABLE = "match", "mismatch", "not in CMS data", "not comparable"
 OTHER_PERIOD = "other period"  # compared with another year's CMS data: never a match, whatever the figures say
@@ -100,7 +100,7 @@ def _loaded(con: duckdb.DuckDBPyConnection, view: str, where: str = "") -> list[
 
 
 def _in_year(releases: list[_Release], year: int) -> list[_Release]:
-    """The releases in effect on some day of `year` (warehouse.effective, the one rule)."""
+    """The releases in effect on some day of `year` (core.effective, the one rule)."""
     return [r for r in releases if overlaps(r.effective_from, r.effective_to, date(year, 1, 1), date(year + 1, 1, 1))]
 
 

@@ -47,7 +47,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from cmsref.errors import ValidationError
+from core.errors import ValidationError
 
 # GX logs hundreds of INFO lines while importing (docs decorators, metric registry) and a few
 # more per context; keep only its warnings. This must happen before the import below.

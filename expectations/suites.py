@@ -12,7 +12,7 @@ from expectations import (addon_code_edit, asc_addendum_aa, asc_addendum_bb, asc
 from expectations import consistency, cross_file
 from expectations.common import SuiteContext
 from expectations.runner import SuiteResult, run_suite
-from warehouse.schema import LINEAGE, TABLES
+from core.tables import LINEAGE, TABLES
 
 SUITES = {
     "pfs_rvu": pfs_rvu.suite,

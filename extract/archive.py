@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 
-from cmsref.errors import ArchiveError
+from core.errors import ArchiveError
 
 COPY_CHUNK = 1 << 20  # 1 MiB
 

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
-from cmsref.errors import CatalogError
+from core.errors import CatalogError
 
 CATALOG_DIR = Path(__file__).parent / "catalog"
 

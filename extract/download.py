@@ -25,8 +25,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from cmsref import __version__
-from cmsref.errors import DownloadError
+from core import __version__
+from core.errors import DownloadError
 
 log = logging.getLogger("cmsref.extract")
 

@@ -19,10 +19,10 @@ from urllib.parse import urljoin
 
 import requests
 
-from cmsref.errors import DownloadError
+from core.errors import DownloadError
 from extract.archive import list_members, safe_extract
 from extract.catalog import DatasetSpec, ReleaseSpec
-from cmsref.config import http_settings
+from core.settings import http_settings
 from extract.download import download, record_local, sha256_file
 
 log = logging.getLogger("cmsref.extract")

@@ -11,16 +11,16 @@ import hashlib
 import os
 from pathlib import Path
 
-from cmsref import __version__, config
+from core import __version__, settings
 
 
-config.prefect_environment()
+settings.prefect_environment()
 
 from prefect import flow, task  # noqa: E402  (the environment above must be set first)
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 
 from cmsref import pipeline  # noqa: E402
-from cmsref.errors import DownloadError  # noqa: E402
+from core.errors import DownloadError  # noqa: E402
 from extract.catalog import load_dataset  # noqa: E402
 from transform.layout import LAYOUT_DIR  # noqa: E402
 
@@ -28,7 +28,7 @@ from transform.layout import LAYOUT_DIR  # noqa: E402
 def _layout_hash() -> str:
     """What a transform's output depends on besides its source bytes: the layout files, the transform code and the
     table registry (a changed scale or key must not reuse a cached parse)."""
-    from warehouse import schema
+    from core import tables as schema
 
     digest = hashlib.sha256()
     for path in [*sorted(LAYOUT_DIR.glob("*.toml")), *sorted(LAYOUT_DIR.parent.glob("*.py")), Path(schema.__file__)]:
@@ -100,7 +100,7 @@ def _notify_failure(flow, flow_run, state) -> None:
 @flow(name="cmsref-build", log_prints=True, on_failure=[_notify_failure])
 def build_flow(datasets: list[str] | None = None, periods: list[str] | None = None, mirror: str | None = None,
                db: str | None = None):
-    return pipeline.run(datasets, periods, config.mirror(mirror), config.db_path(db), TASKS)
+    return pipeline.run(datasets, periods, settings.mirror(mirror), settings.db_path(db), TASKS)
 
 
 @flow(name="cmsref-refresh", log_prints=True, on_failure=[_notify_failure])
@@ -111,8 +111,8 @@ def refresh_flow(datasets: list[str] | None = None, mirror: str | None = None, d
     whatever the number of datasets it found new. Vendor guides are checked against published CMS data, so when a
     run finds new CMS releases too, the guides wait for the next run (it says so); otherwise they are built.
     Returns the PublishResult (data_version None when nothing was new)."""
-    mirror_path = config.mirror(mirror)
-    missing = pipeline.missing_releases(datasets, mirror_path, config.db_path(db), year=year)
+    mirror_path = settings.mirror(mirror)
+    missing = pipeline.missing_releases(datasets, mirror_path, settings.db_path(db), year=year)
     cms = [(d, p) for d, p in missing if load_dataset(d).in_default_build]
     guides = [(d, p) for d, p in missing if not load_dataset(d).in_default_build]
     todo = cms or guides
@@ -124,7 +124,7 @@ def refresh_flow(datasets: list[str] | None = None, mirror: str | None = None, d
               f"against the CMS data this run publishes")
     print(f"cmsref: building {', '.join(f'{d}:{p}' for d, p in todo)}")
     result = pipeline.run(list(dict.fromkeys(d for d, _ in todo)), [f"{d}:{p}" for d, p in todo], mirror_path,
-                          config.db_path(db), TASKS)
+                          settings.db_path(db), TASKS)
     print(f"cmsref: {result.message}")
     return result
 

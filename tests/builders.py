@@ -247,7 +247,7 @@ def two_row_header_table(nonfac_52: str = "$927*") -> Table:
 def rvu_frame(sha: str, work: str, status: str = "A"):
     import polars as pl
 
-    from warehouse.schema import TABLES
+    from core.tables import TABLES
 
     cols = {c.name: [None] for c in TABLES["pfs_rvu"].columns}
     cols.update(hcpcs=["37252"], modifier=[""], status_code=[status], work_rvu=[work], facility_pe_rvu=["0.44"],

@@ -27,7 +27,7 @@ os.environ["CMSREF_HOME"] = tempfile.mkdtemp(prefix="cmsref-test-home-")
 for _var in ("CMSREF_DB", "CMSREF_MIRROR"):
     os.environ.pop(_var, None)
 os.environ["PREFECT_LOCAL_STORAGE_PATH"] = tempfile.mkdtemp(prefix="cmsref-prefect-results-")
-from cmsref.config import prefect_environment  # noqa: E402  (creates PREFECT_HOME, start-up timeout, no telemetry)
+from core.settings import prefect_environment  # noqa: E402  (creates PREFECT_HOME, start-up timeout, no telemetry)
 
 prefect_environment()
 
@@ -149,13 +149,14 @@ def pytest_sessionfinish(session, exitstatus):
 def mirror_db(tmp_path_factory):
     """The whole mirror built once, as `cmsref build --mirror ../shared/cms-mirror` does (without Prefect): read-only
     for the tests that use it (copy it before publishing into it)."""
-    from cmsref import config, pipeline
+    from cmsref import pipeline
+    from core import settings
 
     home = tmp_path_factory.mktemp("mirror-build") / "data"
     with cmsref_home(home):
         result = pipeline.build(None, mirror=MIRROR)
         assert result.data_version == "2026.2", result.message
-        return config.db_path()
+        return settings.db_path()
 
 
 @pytest.fixture(scope="module")

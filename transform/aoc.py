@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 import polars as pl
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from extract.catalog import DatasetSpec, ReleaseSpec
 from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from transform.layout import Parsed, identify, load_layouts, parse_file
 from transform.tables import ReleaseTables, conform, curated_definitions, split_reference
 

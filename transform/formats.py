@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from transform.layout import FileLayout, Parsed
 
 

@@ -45,8 +45,8 @@ from pathlib import Path
 
 import polars as pl
 
-from cmsref import config
-from cmsref.errors import CatalogError, ParseError
+from core import settings
+from core.errors import CatalogError, ParseError
 
 LAYOUT_DIR = Path(__file__).parent / "layouts"
 ENCODING = "cp1252"  # every CMS CSV/TXT we know of is ASCII or cp1252 (the MUE CSV has a cp1252 (R))
@@ -179,19 +179,19 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
         raise CatalogError(f"no layout file for source family {family!r} ({path})") from None
     except tomllib.TOMLDecodeError as exc:
         raise CatalogError(f"layout file {path} is not valid TOML: {exc}") from None
-    from warehouse.schema import TABLES  # the table registry: the one source of published types and keys
+    from core.tables import TABLES  # the table registry: the one source of published types and keys
 
     layouts = {}
     for kind, spec in raw.items():
         registry = TABLES.get(spec.get("table"))
         if registry is None:
             raise CatalogError(f"layout {kind!r} in {path}: table {spec.get('table')!r} is not a published table "
-                               f"(warehouse/schema.py)")
+                               f"(core/tables.py)")
         for c in spec.get("columns", []):
             published = registry.column(c.get("name"))
             if published is not None and published.scale is not None and "scale" in c:
                 raise CatalogError(f"layout {kind!r} in {path}: column {c['name']!r} takes its decimals from "
-                                   f"warehouse/schema.py ({published.type}); remove its `scale`")
+                                   f"core/tables.py ({published.type}); remove its `scale`")
         try:
             columns = tuple(
                 Column(
@@ -308,9 +308,9 @@ def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
 
 
 def read_text(path: Path) -> str:
-    """A text file's content, within the input limits (cmsref.config.input_limits): a file too large, or with more
+    """A text file's content, within the input limits (core.settings.input_limits): a file too large, or with more
     lines than any CMS file has (100 MB of blank lines appended, say), is refused before it is parsed."""
-    limits = config.input_limits()
+    limits = settings.input_limits()
     size = path.stat().st_size
     if size > limits["max_bytes"]:
         raise ParseError(f"{path.name}: {size:,} bytes, more than the {limits['max_bytes']:,} a source file may have "
@@ -334,7 +334,7 @@ def _open_workbook(path: Path):
 
     import fastexcel
 
-    limit = config.input_limits()["max_bytes"]
+    limit = settings.input_limits()["max_bytes"]
     try:
         with zipfile.ZipFile(path) as zf:
             sheets = sum(i.file_size for i in zf.infolist() if i.filename.startswith("xl/worksheets/"))

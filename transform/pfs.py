@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from extract.fetch import SourceFile
 from transform.layout import load_layouts, parse_file
 from transform.release_date import stated_release_date

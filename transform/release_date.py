@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from extract.catalog import release_date_problem
 
 

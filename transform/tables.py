@@ -7,9 +7,9 @@ from datetime import date
 
 import polars as pl
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 
-from warehouse.schema import TABLES
+from core.tables import TABLES
 
 
 @dataclass
@@ -22,7 +22,7 @@ class ReleaseTables:
 
 
 def conform(frame: pl.DataFrame, table: str, source_sha256: str | None) -> pl.DataFrame:
-    """The table's columns in registry order and types (warehouse.schema; a column a year's file lacks, e.g. PRIC IND
+    """The table's columns in registry order and types (core.tables; a column a year's file lacks, e.g. PRIC IND
     before 2026, is NULL), then source_row, and the source file's SHA-256 on every row. A value that does not fit
     its column's type is refused with its row, never published as NULL or cut."""
     columns = TABLES[table].columns

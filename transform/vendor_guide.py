@@ -28,7 +28,7 @@ import pdfplumber
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 from pdfplumber.utils.exceptions import PdfminerException
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 
 # --- data ------------------------------------------------------------------------------------------------
 

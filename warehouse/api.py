@@ -17,10 +17,10 @@ from pathlib import Path
 
 import duckdb
 
-from cmsref.errors import AlteredDataError, CmsrefError
+from core.errors import AlteredDataError, CmsrefError
 from warehouse.manifest import verify_version
 from warehouse.publish import connect
-from warehouse.sql import literal
+from core.sql import literal
 from warehouse.views import create_pinned_views
 
 
@@ -169,7 +169,7 @@ class Lookup:
         return on(self.payments.windows(self.con, hcpcs, modifier, locality), day)
 
     def _load(self, table: str) -> dict:
-        from warehouse.schema import TABLES
+        from core.tables import TABLES
 
         key = [k for k in TABLES[table].key if k != "hcpcs"]
         rel = self.con.execute(f"SELECT * FROM {table}")
@@ -183,7 +183,7 @@ class Lookup:
     def row(self, table: str, hcpcs: str, day, *key) -> dict | None:
         """The row of `table` for a code (and the rest of its key: modifier '' by default for pfs_rvu) in effect on
         `day`, or None. `day` is a datetime.date."""
-        from warehouse.effective import in_effect
+        from core.effective import in_effect
 
         if table not in self.tables:
             self.tables[table] = self._load(table)

@@ -2,7 +2,7 @@
 and a pinned version: `pfs_check(lines)`, `mue_check(lines)`, `addon_check(lines)` (with `addon_release_on(dos)` and
 `addon_edits_on(dos)`) and `code_status(code, dos)`.
 
-Each rule decides "in effect on the line's date of service" with the one rule of warehouse/effective.py (the
+Each rule decides "in effect on the line's date of service" with the one rule of core/effective.py (the
 `in_effect` macro); tests/unit/test_claim_rules.py and the integration tests feed them claim lines.
 """
 

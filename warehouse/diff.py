@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from cmsref.errors import CmsrefError
-from warehouse.schema import TABLES
-from warehouse.sql import literal
+from core.errors import CmsrefError
+from core.tables import TABLES
+from core.sql import literal
 
 
 @dataclass

@@ -8,7 +8,7 @@ from __future__ import annotations
 import duckdb
 
 from warehouse.publish import ensure_schema
-from warehouse.schema import TABLES
+from core.tables import TABLES
 
 HELPER_DOCS = {
     "<view>_on(date)": "the rows of any data view in effect on a date of service, e.g. "

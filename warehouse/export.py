@@ -26,14 +26,14 @@ from pathlib import Path
 
 import duckdb
 
-from cmsref import __version__
-from cmsref.errors import CmsrefError
+from core import __version__
+from core.errors import CmsrefError
 from extract.download import sha256_file
 from warehouse.api import open_version
 from warehouse.manifest import definitions
 from warehouse.outputs import refuse_owned
-from warehouse.sql import literal
-from warehouse.schema import TABLES
+from core.sql import literal
+from core.tables import TABLES
 from warehouse.views import snapshot_statements
 
 # CPT (AMA) codes: 4 digits + a digit or letter (category I, II (F), III (T), PLA (U), MAAA (M)); CDT (ADA): D + 4

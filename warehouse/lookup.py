@@ -9,7 +9,7 @@ import threading
 from collections import OrderedDict
 from datetime import date
 
-from warehouse.effective import in_effect
+from core.effective import in_effect
 
 # The columns of a payment answer: what is shown, then what traces it (release, RVUs, GPCIs, source rows).
 SHOWN = ("period", "hcpcs", "modifier", "status_code", "locality", "locality_name", "setting", "cf_variant",
@@ -43,7 +43,7 @@ def payment_windows(con, hcpcs: str, modifier: str = "", locality: tuple[str, st
 
 
 def on(rows: list[dict], day: date | str) -> list[dict]:
-    """The rows in effect on a date of service (the one rule, warehouse/effective.py)."""
+    """The rows in effect on a date of service (the one rule, core/effective.py)."""
     day = day if isinstance(day, date) else date.fromisoformat(day)
     return [r for r in rows if in_effect(day, r["effective_from"], r["effective_to"])]
 

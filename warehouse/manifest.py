@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from cmsref.errors import PublishError
-from warehouse.schema import LINEAGE, TABLES
+from core.errors import PublishError
+from core.tables import LINEAGE, TABLES
 
 
 @dataclass(frozen=True)

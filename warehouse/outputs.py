@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from cmsref import config
-from cmsref.errors import UnsafeOutputError
+from core import settings
+from core.errors import UnsafeOutputError
 
 
 def _real(path: Path) -> Path:
@@ -41,8 +41,8 @@ def owned(db: Path, mirror: Path | None = None) -> tuple[list[tuple[Path, str]],
                   for p in db.parent.iterdir() if p.name.startswith(db.name + ".")]
     for suffix in (".wal", ".lock"):  # also before they exist
         files.append((Path(f"{db}{suffix}"), "a file of the warehouse (its log, lock, serving link or copy)"))
-    folders = [(config.home(), "the data folder (CMSREF_HOME)"), (config.cache_dir(), "the download cache")]
-    for m in (mirror, config.mirror(None)):
+    folders = [(settings.home(), "the data folder (CMSREF_HOME)"), (settings.cache_dir(), "the download cache")]
+    for m in (mirror, settings.mirror(None)):
         if m is not None:
             folders.append((Path(m).absolute(), "the mirror of CMS files"))
     return files, folders

@@ -31,12 +31,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from cmsref import __version__
-from cmsref.errors import PublishError
+from core import __version__
+from core.errors import PublishError
 from extract.catalog import ReleaseSpec, load_dataset
 from extract.fetch import SourceFile
 from warehouse.manifest import build_manifest, decimal_parts, definitions, sha256_json
-from warehouse.schema import META_ADDED, META_DDL, TABLES, store_ddl
+from core.tables import META_ADDED, META_DDL, TABLES, store_ddl
 from warehouse.views import create_views
 
 log = logging.getLogger("cmsref.warehouse")

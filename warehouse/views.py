@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import duckdb
 
-from warehouse import effective
+from core import effective
 from warehouse.claim_rules import create_helper_macros
-from warehouse.sql import literal
-from warehouse.schema import CATALOG_COLUMN_DOCS, CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
+from core.sql import literal
+from core.tables import CATALOG_COLUMN_DOCS, CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
 
 LATEST_SQL = "(SELECT data_version FROM meta.data_versions ORDER BY seq DESC LIMIT 1)"
-# a row applies on date of service `dos` (a macro parameter): the one rule, warehouse/effective.py
+# a row applies on date of service `dos` (a macro parameter): the one rule, core/effective.py
 IN_EFFECT = effective.sql("dos")
 
 

@@ -219,18 +219,18 @@ info = (f"20 clients x 100, 8 codes: {warm}; 20 clients x 50, a new code x local
 """
 
 INTEGRITY = """
-from cmsref import config
+from core import settings
 from warehouse.api import open_version
 
 def answer():
     t = time.perf_counter()
-    con = open_version(config.db_path(), "latest")
+    con = open_version(settings.db_path(), "latest")
     con.execute("SELECT amount FROM pfs_payment_on('2024-06-01') WHERE hcpcs = '37252' AND is_national").fetchall()
     con.close()
     return time.perf_counter() - t
 
 first, again = answer(), answer()
-os.utime(config.db_path())  # a new state of the file (as after a publish): checked again
+os.utime(settings.db_path())  # a new state of the file (as after a publish): checked again
 changed = answer()
 info = (f"first answer {first:.2f} s (the manifest recomputed from every row, lineage row, view and macro), next "
         f"open {again * 1000:.0f} ms, after the file changed {changed:.2f} s")

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
-from cmsref.errors import AlteredDataError, CmsrefError, NoDataError
+from core.errors import AlteredDataError, CmsrefError, NoDataError
 
 SHA = "a" * 64
 ENDPOINTS = [  # every route a client or a person reaches, with arguments that a sound warehouse answers

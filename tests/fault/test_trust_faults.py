@@ -155,7 +155,7 @@ def test_an_altered_version_is_never_answered_from(tamper, reader, world, tmp_pa
     _tamper(world.db, sql)
     version = world.baseline.versions[-1]
     if reader == "python":
-        from cmsref.errors import AlteredDataError
+        from core.errors import AlteredDataError
         from warehouse.api import open_version
 
         with pytest.raises(AlteredDataError) as caught:

@@ -46,9 +46,10 @@ def test_a_quiet_build_prints_only_its_result_and_a_normal_one_shows_progress(ho
 
 
 def test_the_result_of_a_build_names_the_version_its_releases_and_the_validation_reports(home):
-    from cmsref import config, pipeline
+    from cmsref import pipeline
+    from core import settings
 
     result = pipeline.build(["mue"], mirror=MIRROR)
     assert result.message.startswith("published data version 2026.2 (previous: none); new releases: mue/2026Q2/r1")
-    assert f"validation reports in {config.reports_dir()}" in result.message
-    assert list(config.reports_dir().glob("mue-2026Q2-*/validation.html"))
+    assert f"validation reports in {settings.reports_dir()}" in result.message
+    assert list(settings.reports_dir().glob("mue-2026Q2-*/validation.html"))

@@ -6,8 +6,10 @@ import shutil
 
 import pytest
 
-from cmsref import config, pipeline
-from cmsref.errors import DownloadError, ValidationError
+from cmsref import pipeline
+
+from core import settings
+from core.errors import DownloadError, ValidationError
 from tests.conftest import PFS, query, snapshot
 
 pytestmark = pytest.mark.integration
@@ -35,7 +37,7 @@ def test_a_bundle_without_its_gpci_file_is_refused(home, tmp_path):
     with pytest.raises(DownloadError, match=r"release pfs:2024B: no GPCI file among its sources .*every pfs release "
                                             r"has one .*mirror_lacks"):
         pipeline.build(["pfs"], ["2024B"], mirror=bundle(tmp_path, leave_out=["GPCI2024.csv"]))
-    assert not config.db_path().exists()
+    assert not settings.db_path().exists()
 
 
 def test_a_partial_mirror_copy_the_catalog_lists_is_built_and_noted(home, tmp_path):
@@ -43,24 +45,24 @@ def test_a_partial_mirror_copy_the_catalog_lists_is_built_and_noted(home, tmp_pa
     folder.mkdir(parents=True)
     shutil.copy(PFS / "RVU24C/PPRRVU24_JUL.csv", folder)
     assert pipeline.build(["pfs"], ["2024C"], mirror=tmp_path / "mirror").data_version == "2024.3"
-    notes = query(config.db_path(), "SELECT notes FROM meta.releases")[0][0]
+    notes = query(settings.db_path(), "SELECT notes FROM meta.releases")[0][0]
     assert "built from a partial copy in the mirror: no gpci, locco, anes, oppscap file" in notes
 
 
 def test_a_locality_missing_from_the_anes_file_is_refused_and_nothing_changes(home, tmp_path):
     pipeline.build(["pfs"], ["2024B"], mirror=bundle(tmp_path / "good"))
-    before = snapshot(config.db_path())
+    before = snapshot(settings.db_path())
     drop_one = ("ANES2024.csv", lambda data: b"\n".join(line for line in data.split(b"\n")
                                                         if not line.startswith(b"10112,00,")))
     mirror = bundle(tmp_path / "bad", edit=drop_one)
     with pytest.raises(ValidationError, match=r"pfs localities \(GPCI, LOCCO, ANES\).*10112:00 missing from ANES"):
         pipeline.build(["pfs"], ["2024B"], mirror=mirror, db=tmp_path / "other.duckdb")
-    assert snapshot(config.db_path()) == before
+    assert snapshot(settings.db_path()) == before
 
 
 def test_a_locality_dropped_from_every_file_is_caught_against_the_previous_release(home, tmp_path):
     pipeline.build(["pfs"], ["2024B"], mirror=bundle(tmp_path / "b"))
-    before = snapshot(config.db_path())
+    before = snapshot(settings.db_path())
     folder = tmp_path / "c" / "pfs_rvu" / "RVU24C"
     folder.mkdir(parents=True)
     shutil.copy(PFS / "RVU24C/PPRRVU24_JUL.csv", folder)
@@ -70,4 +72,4 @@ def test_a_locality_dropped_from_every_file_is_caught_against_the_previous_relea
                                                                          (b",00," in l or b",0," in l))))
     with pytest.raises(ValidationError, match=r"pfs localities vs 2024B.*10112:00 dropped since 2024B"):
         pipeline.build(["pfs"], ["2024C"], mirror=tmp_path / "c")
-    assert snapshot(config.db_path()) == before
+    assert snapshot(settings.db_path()) == before

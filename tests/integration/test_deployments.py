@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from cmsref import config, pipeline
+from cmsref import pipeline
+
+from core import settings
 from tests.conftest import PFS, ROOT, query
 
 DEPLOYMENTS = ROOT / "prefect.yaml"
@@ -54,7 +56,7 @@ def test_refresh_flow_builds_exactly_the_one_release_the_warehouse_lacks(home, t
     result = refresh_flow(mirror=str(mirror))
     assert result.new_releases == ["pfs/2024C/r1"]
     assert refresh_flow(mirror=str(mirror)).data_version is None  # up to date now
-    assert config.db_path().exists()
+    assert settings.db_path().exists()
 
 
 @pytest.mark.prefect
@@ -68,4 +70,4 @@ def test_a_refresh_finding_two_datasets_publishes_one_version(home, tmp_path):
     shutil.copytree(PFS.parent / "mue" / "2026Q2", mirror / "mue" / "2026Q2")
     result = refresh_flow(mirror=str(mirror))
     assert sorted(result.new_releases) == ["mue/2026Q2/r1", "pfs/2024B/r1"]
-    assert query(config.db_path(), "SELECT data_version FROM data_versions") == [(result.data_version,)]
+    assert query(settings.db_path(), "SELECT data_version FROM data_versions") == [(result.data_version,)]

@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from cmsref import config, pipeline
+from cmsref import pipeline
+
+from core import settings
 from cmsref.cli import main
 from tests.conftest import MIRROR, PFS, cmsref_home
 from warehouse.api import open_version
@@ -21,7 +23,7 @@ def db(tmp_path_factory):
     with cmsref_home(tmp_path_factory.mktemp("export-diff")):
         pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
         pipeline.build(["pfs"], ["2025D"], mirror=MIRROR)
-        yield config.db_path()
+        yield settings.db_path()
 
 
 def pprrvu_keys(path):
@@ -105,7 +107,7 @@ def test_diff_of_two_periods_compares_what_is_in_effect(tmp_path, monkeypatch):
     monkeypatch.setenv("CMSREF_HOME", str(tmp_path / "data"))
     pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
     pipeline.build(["pfs"], ["2024C"], mirror=MIRROR)
-    con = open_version(config.db_path())
+    con = open_version(settings.db_path())
     result = {d.table: d for d in diff(con, "2024B", "2024C")}
     con.close()
     for table in ("pfs_gpci", "pfs_locality", "pfs_anesthesia_cf", "pfs_opps_cap"):

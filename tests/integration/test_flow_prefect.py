@@ -60,7 +60,7 @@ def test_flow_builds_publishes_and_reuses_cached_transform(flows, tmp_path, monk
 
 
 def test_flow_failure_raises_our_error_and_leaves_the_warehouse(flows, tmp_path, monkeypatch):
-    from cmsref.errors import ValidationError
+    from core.errors import ValidationError
 
     monkeypatch.setenv("CMSREF_HOME", str(tmp_path / "w"))
     flows.run_build_flow(["pfs"], ["2024C"], mirror=mirror_with_24c(tmp_path))

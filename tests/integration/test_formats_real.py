@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from extract.catalog import load_dataset
 from extract.fetch import fetch_release
 from tests.conftest import MIRROR

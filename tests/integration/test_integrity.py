@@ -9,9 +9,11 @@ import sys
 import duckdb
 import pytest
 
-from cmsref import config, pipeline
+from cmsref import pipeline
+
+from core import settings
 from cmsref.cli import main
-from cmsref.errors import AlteredDataError, CmsrefError
+from core.errors import AlteredDataError, CmsrefError
 from tests.builders import AOC_HEADER, AOC_ROWS
 from tests.conftest import home_with_copy, query, snapshot
 from warehouse.api import open_version
@@ -97,7 +99,7 @@ os._exit(0)  # dies without checkpointing: its write-ahead log stays beside the 
 
 def test_a_stale_write_ahead_log_is_set_aside_never_replayed(home, tmp_path):
     pipeline.build(["aoc"], mirror=_aoc_mirror(tmp_path / "m1", "2026Q2"))
-    db = config.db_path()
+    db = settings.db_path()
     subprocess.run([sys.executable, "-c", CRASHING_WRITER, str(db)], check=True)
     wal = db.with_name(db.name + ".wal")
     assert wal.exists() and wal.stat().st_size > 0
@@ -119,7 +121,7 @@ time.sleep(60)
 
 def test_a_warehouse_open_for_writing_elsewhere_is_not_published_into(home, tmp_path):
     pipeline.build(["aoc"], mirror=_aoc_mirror(tmp_path / "m1", "2026Q2"))
-    db = config.db_path()
+    db = settings.db_path()
     holder = subprocess.Popen([sys.executable, "-c", HOLDING_WRITER, str(db)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "open"
@@ -183,7 +185,7 @@ def test_hostile_sizes_end_in_a_clear_error_with_bounded_memory(home, tmp_path, 
     code, peak_kb, last = build_2024c_measuring_peak(tmp_path / "mirror")
     assert code == 1 and re.search(message, last) and last.startswith("cmsref: error: ")
     assert peak_kb < 1_500_000, f"peak {peak_kb / 1024:.0f} MB"
-    assert not config.db_path().exists()  # nothing was published
+    assert not settings.db_path().exists()  # nothing was published
 
 
 def test_an_800_mib_member_stored_uncompressed_in_a_zip_ends_in_a_clear_error_with_bounded_memory(home, tmp_path):
@@ -208,8 +210,8 @@ def test_an_800_mib_member_stored_uncompressed_in_a_zip_ends_in_a_clear_error_wi
         code, peak_kb, last = build_2024c_measuring_peak(tmp_path / "mirror")
     finally:  # 1.6 GB of zip and extracted member: not left behind in pytest's kept temporary folders
         (folder / "RVU24C.zip").unlink()
-        shutil.rmtree(config.cache_dir(), ignore_errors=True)
+        shutil.rmtree(settings.cache_dir(), ignore_errors=True)
     assert code == 1 and last.startswith("cmsref: error: "), last
     assert re.search(r"PPRRVU24_JUL.csv: 84\d,\d+,\d+ bytes, more than the 268,435,456", last), last
     assert peak_kb < 1_500_000, f"peak {peak_kb / 1024:.0f} MB"
-    assert not config.db_path().exists()  # nothing was published
+    assert not settings.db_path().exists()  # nothing was published

@@ -4,7 +4,9 @@
 import duckdb
 import pytest
 
-from cmsref import config, pipeline
+from cmsref import pipeline
+
+from core import settings
 from cmsref.cli import main
 from tests.conftest import home_with_copy, MIRROR, cmsref_home, query as q, snapshot
 from transform.layout import load_layouts, parse_file
@@ -17,7 +19,7 @@ REAL = MIRROR / "mue/2026Q2/MCR_MUE_PractitionerServices_Eff_04-01-2026"
 def db(tmp_path_factory):
     with cmsref_home(tmp_path_factory.mktemp("mue")):
         assert pipeline.build(["mue"], mirror=MIRROR).data_version == "2026.2"
-        yield config.db_path()
+        yield settings.db_path()
 
 
 def test_rows_unique_codes_and_mai_counts(db):

@@ -5,8 +5,10 @@ from decimal import Decimal
 
 import pytest
 
-from cmsref import config, pipeline
-from cmsref.errors import ParseError, ValidationError
+from cmsref import pipeline
+
+from core import settings
+from core.errors import ParseError, ValidationError
 from tests.conftest import home_with_copy, MIRROR, cmsref_home, query as q, snapshot
 from tests.builders import write_csv, write_xlsx
 from tests.builders import OPPS_HEADER as HEADER, OPPS_ROWS as ROWS, OPPS_TITLE as TITLE
@@ -42,7 +44,7 @@ def db(tmp_path_factory):
         shutil.copytree(MIRROR / "asc_addenda" / quarter, mirror / "asc_addenda" / quarter)
     with cmsref_home(home / "data"):
         assert pipeline.build(["opps", "asc"], mirror=mirror).data_version == "2025.1"
-        yield config.db_path()
+        yield settings.db_path()
 
 
 def test_asc_counts_per_quarter(db):
@@ -83,7 +85,7 @@ def test_csv_and_xlsx_addendum_b_publish_the_same_rows(tmp_path, monkeypatch):
     for fmt in ("csv", "xlsx"):
         monkeypatch.setenv("CMSREF_HOME", str(tmp_path / fmt))
         pipeline.build(["opps"], mirror=opps_mirror(tmp_path / f"m-{fmt}", fmt=fmt))
-        out[fmt] = q(config.db_path(), "SELECT * EXCLUDE (release_id, source_sha256, source_row) FROM opps_addendum_b "
+        out[fmt] = q(settings.db_path(), "SELECT * EXCLUDE (release_id, source_sha256, source_row) FROM opps_addendum_b "
                                        "ORDER BY hcpcs")
     assert out["csv"] == out["xlsx"] and len(out["csv"]) == len(ROWS) + 1
 

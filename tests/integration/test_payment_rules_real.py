@@ -9,11 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from cmsref import config, pipeline
+from cmsref import pipeline
+
+from core import settings
 from expectations.conversion_factor import curated
 from extract.catalog import load_dataset
 from tests.conftest import PFS, query
-from warehouse.effective import in_effect_expr
+from core.effective import in_effect_expr
 
 pytestmark = pytest.mark.integration
 BUNDLE_24B = ["PPRRVU24_APR.csv", "GPCI2024.csv", "24LOCCO.csv", "ANES2024.csv", "OPPSCAP_APR.csv"]
@@ -62,7 +64,7 @@ def test_the_january_release_ends_on_the_day_cms_stated(home, tmp_path):
     pprrvu = mirror / "pfs_rvu/RVU24A/PPRRVU24_JAN.csv"
     pprrvu.write_bytes(pprrvu.read_bytes().replace(b",33.2875,", b",32.7442,"))  # every row: the January CF
     pipeline.build(["pfs"], ["2024A"], mirror=mirror)
-    db = config.db_path()
+    db = settings.db_path()
     assert query(db, "SELECT conversion_factor FROM conversion_factor_on('2024-03-08') WHERE kind = 'physician'") == \
         [(Decimal("32.7442"),)]
     assert query(db, "SELECT count(*) FROM pfs_payment_on('2024-03-09')") == [(0,)]  # 24AR is not loaded
@@ -79,7 +81,7 @@ def test_two_gpci_releases_in_one_year_each_price_their_own_dates(home, tmp_path
                                                       edit=("GPCI2024.csv", line, line.replace(b"1.042", b"1.500"))))
     sql = ("SELECT setting, work_gpci, amount FROM pfs_payment_on(?) WHERE hcpcs = '37252' AND modifier = '' "
            "AND mac = '01182' AND locality = '18' ORDER BY setting")
-    db = config.db_path()
+    db = settings.db_path()
     may, august = query(db, sql, ["2024-05-01"]), query(db, sql, ["2024-08-01"])
     assert [(s, g) for s, g, _ in may] == [("facility", Decimal("1.042")), ("non_facility", Decimal("1.042"))]
     assert [(s, g) for s, g, _ in august] == [("facility", Decimal("1.500")), ("non_facility", Decimal("1.500"))]

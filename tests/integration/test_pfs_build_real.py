@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from cmsref import config, pipeline
+from cmsref import pipeline
+
+from core import settings
 from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
 
 pytestmark = pytest.mark.integration
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.integration
 def warehouse(tmp_path_factory):
     with cmsref_home(tmp_path_factory.mktemp("whole-mirror")):
         result = pipeline.build(["pfs"], mirror=MIRROR)
-        yield config.db_path(), result
+        yield settings.db_path(), result
 
 
 def test_first_build_publishes_one_version_with_every_mirrored_release(warehouse):

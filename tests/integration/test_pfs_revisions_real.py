@@ -6,7 +6,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from cmsref import config, pipeline
+from cmsref import pipeline
+
+from core import settings
 from tests.conftest import PFS, snapshot
 from warehouse.views import create_pinned_views
 
@@ -32,9 +34,9 @@ def test_changed_source_bytes_publish_a_new_revision_and_old_version_answers_as_
     first = pipeline.build(["pfs"], mirror=mirror)
     assert first.data_version == "2024.3"
     sql = "SELECT release_id, work_rvu FROM pfs_rvu WHERE hcpcs = '37252' AND modifier = ''"
-    assert ask(config.db_path(), None, sql) == [("pfs/2024C/r1", Decimal("1.80"))]
+    assert ask(settings.db_path(), None, sql) == [("pfs/2024C/r1", Decimal("1.80"))]
 
-    db = config.db_path()
+    db = settings.db_path()
     before = snapshot(db)
     assert pipeline.build(["pfs"], mirror=mirror).data_version is None  # same bytes: nothing new
     assert snapshot(db) == before

@@ -12,8 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cmsref import config, pipeline
-from cmsref.errors import ParseError
+from cmsref import pipeline
+
+from core import settings
+from core.errors import ParseError
 from tests.builders import add_header_cell, rename_header, shift_row_right, write_csv
 from tests.conftest import MIRROR, addon_statuses, query as q, snapshot, parse_addendum_b
 from transform.asc import parse_addendum_file, parse_workbook
@@ -108,7 +110,7 @@ def test_a_correction_is_a_new_revision_and_the_old_version_keeps_answering(
     first = pipeline.build(["opps"], mirror=_opps_mirror(tmp_path / "m1", period, [original]))
     second = pipeline.build(["opps"], mirror=_opps_mirror(tmp_path / "m2", period, [original, correction]))
     assert second.new_releases == [f"opps/{period}/r2"]
-    db = config.db_path()
+    db = settings.db_path()
     sql = f"SELECT payment_rate FROM opps_addendum_b_at(?, '{date}') WHERE hcpcs = '{code}'"
     assert q(db, sql, [first.data_version]) == [(before,)]
     assert q(db, sql, [second.data_version]) == [(after,)]
@@ -160,7 +162,7 @@ def test_opps_section_508_csv_of_a_real_workbook_parses_to_the_same_table(tmp_pa
 def test_a_real_workbook_with_a_changed_header_is_refused_and_the_warehouse_is_unchanged(
         home, tmp_path, change, message):
     pipeline.build(["opps"], mirror=_opps_mirror(tmp_path / "m1", "2020-04", ["2020_april_web_addendum_b.05042020.xlsx"]))
-    db = config.db_path()
+    db = settings.db_path()
     before = snapshot(db)
     folder = tmp_path / "m2" / "opps_addendum_b" / "2021-01"
     folder.mkdir(parents=True)

@@ -5,7 +5,7 @@ import json
 import pytest
 from reportlab.platypus import Paragraph
 
-from cmsref import config
+from core import settings
 from cmsref.cli import main
 from tests.conftest import SHARED, snapshot
 from tests.builders import STYLE, grid, row_text, ruled_pdf, text_pdf, two_row_header_table
@@ -16,7 +16,7 @@ GUIDES = SHARED / "vendor-guides"
 
 @pytest.fixture(scope="module")
 def db(mirror_home):
-    return config.db_path()
+    return settings.db_path()
 
 
 def run(capsys, *args):

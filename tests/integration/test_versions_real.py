@@ -6,8 +6,10 @@ import textwrap
 
 import pytest
 
-from cmsref import config, pipeline
-from cmsref.errors import CmsrefError
+from cmsref import pipeline
+
+from core import settings
+from core.errors import CmsrefError
 from tests.conftest import MIRROR, ROOT
 from warehouse.api import UnknownVersionError, manifest_sha256, open_version
 
@@ -32,11 +34,11 @@ def two_versions(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("CMSREF_HOME", str(home))
     v1 = pipeline.build(["pfs"], ["2024B"], mirror=MIRROR).data_version
-    con = open_version(config.db_path(), v1)
+    con = open_version(settings.db_path(), v1)
     before, sha1 = answers(con), manifest_sha256(con)
     con.close()
     v2 = pipeline.build(["pfs"], ["2025D"], mirror=MIRROR).data_version
-    yield config.db_path(), v1, v2, before, sha1
+    yield settings.db_path(), v1, v2, before, sha1
     mp.undo()
 
 
@@ -83,7 +85,7 @@ READER = textwrap.dedent("""
 def test_a_reader_in_another_process_keeps_the_previous_version_during_a_publish(tmp_path, monkeypatch):
     monkeypatch.setenv("CMSREF_HOME", str(tmp_path))
     pipeline.build(["pfs"], ["2024C"], mirror=MIRROR)
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(config.db_path())], stdin=subprocess.PIPE,
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.db_path())], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
     first = reader.stdout.readline().strip()
     result = pipeline.build(["pfs"], ["2025D"], mirror=MIRROR)  # no lock error although a reader has the file open
@@ -91,6 +93,6 @@ def test_a_reader_in_another_process_keeps_the_previous_version_during_a_publish
     assert first == "('2024.3', 18664)"
     assert out.strip() == "('2024.3', 18664)"  # the previous version, complete, never half-published
     assert result.data_version == "2025.4"
-    con = open_version(config.db_path())
+    con = open_version(settings.db_path())
     assert con.execute("SELECT count(*) FROM pfs_rvu").fetchone()[0] == 18_664 + 19_090
     con.close()

@@ -5,8 +5,10 @@ Special_Instruction_Notes; Julian dates), built through the real pipeline into a
 import duckdb
 import pytest
 
-from cmsref import config, pipeline
-from cmsref.errors import ParseError, ValidationError
+from cmsref import pipeline
+
+from core import settings
+from core.errors import ParseError, ValidationError
 from tests.builders import AOC_HEADER, AOC_ROWS
 from tests.conftest import addon_statuses, snapshot
 from transform.aoc import read_date
@@ -38,7 +40,7 @@ def test_dates_in_every_form_cms_used():
 @pytest.fixture
 def db(home, tmp_path):
     assert pipeline.build(["aoc"], mirror=write_mirror(tmp_path, ROWS)).data_version == "2026.2"
-    return config.db_path()
+    return settings.db_path()
 
 
 def test_table_values(db):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cmsref.errors import ArchiveError
+from core.errors import ArchiveError
 from extract.archive import list_members, safe_extract
 
 

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from cmsref.errors import CatalogError, ParseError
+from core.errors import CatalogError, ParseError
 from extract import catalog
 from extract.catalog import load_dataset
 

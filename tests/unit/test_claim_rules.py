@@ -4,7 +4,7 @@ the MUE table's effective window."""
 import duckdb
 import pytest
 
-from warehouse import effective
+from core import effective
 from warehouse.claim_rules import create_helper_macros
 
 

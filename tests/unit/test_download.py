@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from cmsref import __version__
-from cmsref.errors import DownloadError
+from core import __version__
+from core.errors import DownloadError
 from extract.download import Fetched, download, record_local, sha256_file
 
 HTML_LICENSE = (

@@ -10,7 +10,7 @@ import great_expectations as gx
 import polars as pl
 import pytest
 
-from cmsref.errors import ValidationError
+from core.errors import ValidationError
 from expectations.report import write_reports
 from expectations.runner import SuiteResult, run_suite
 

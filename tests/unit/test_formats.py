@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cmsref import pipeline
-from cmsref.errors import CatalogError, ParseError
+from core.errors import CatalogError, ParseError
 from extract.catalog import load_dataset
 from extract.fetch import SourceFile, _choose, local_source
 from tests.builders import LOCCO_HEADER, LOCCO_TXT, write_copies, write_gpci_copies

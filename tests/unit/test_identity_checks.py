@@ -7,9 +7,9 @@ from decimal import ROUND_HALF_UP, Decimal
 import polars as pl
 import pytest
 
-from cmsref.errors import ValidationError
+from core.errors import ValidationError
 from expectations.suites import validate_tables
-from warehouse.schema import TABLES
+from core.tables import TABLES
 
 ASC_CF_2024 = Decimal("53.514")
 OPPS_CF_2022 = Decimal("84.177")

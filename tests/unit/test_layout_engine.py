@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from transform.layout import Column, FileLayout, load_layouts, parse_file
 
 PPRRVU = load_layouts("pfs")["pprrvu"]

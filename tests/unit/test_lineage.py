@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cmsref.errors import DownloadError
+from core.errors import DownloadError
 from extract.catalog import DatasetSpec, FileSpec, ReleaseSpec, load_dataset
 from extract.fetch import _from_mirror, local_source, reference_files
 from tests.builders import built

@@ -14,7 +14,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from transform.asc import parse_workbook
 from transform.layout import load_layouts, parse_file
 from tests.conftest import parse_addendum_b

@@ -7,7 +7,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from cmsref.errors import PublishError
+from core.errors import PublishError
 from tests.builders import built
 from tests.conftest import snapshot
 from warehouse.publish import build_lock, publish
@@ -135,7 +135,7 @@ def _as_written_before_definitions(con) -> None:
 def test_an_older_warehouse_is_migrated_without_changing_a_stored_value(tmp_path):
     """A warehouse written before OPPS money held its stated decimals (DECIMAL(12,2)) and before the IRA column: the
     next publish widens and adds, keeps 1.50 as 1.50, and stores a new 115.936 unrounded."""
-    from cmsref.errors import PublishError
+    from core.errors import PublishError
     from warehouse.publish import connect, ensure_schema
 
     db = tmp_path / "old.duckdb"

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from cmsref.errors import NoDataError
+from core.errors import NoDataError
 from transform.vendor_guide import GuideExtract, GuideFigure
 from expectations.reconcile import _compare_numbers, reconcile
 from expectations.reconcile_report import render_report

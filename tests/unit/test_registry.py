@@ -1,4 +1,4 @@
-"""The table registry (warehouse/schema.py) is the one source of a published column's type and a table's key: the
+"""The table registry (core/tables.py) is the one source of a published column's type and a table's key: the
 parse, the suites and the docs follow a change made there, and a layout cannot state its own decimals for a
 published column."""
 
@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from cmsref.errors import CatalogError, ParseError
+from core.errors import CatalogError, ParseError
 from expectations.common import key_checks
 from tests.builders import write_csv
 from transform import layout as layout_engine
 from transform.layout import load_layouts, parse_file
 from transform.tables import conform
-from warehouse import schema
+from core import tables as schema
 from warehouse.docs import schema_markdown
 
 HEADER = ["HCPCS Code", "Short Descriptor", "SI", "APC", "Relative Weight", "Payment Rate",
@@ -81,7 +81,7 @@ def test_a_layout_cannot_restate_the_decimals_of_a_published_column(tmp_path, mo
     monkeypatch.setattr(layout_engine, "LAYOUT_DIR", tmp_path)
     layout_engine.load_layouts.cache_clear()
     try:
-        with pytest.raises(CatalogError, match=r"column 'payment_rate' takes its decimals from warehouse/schema.py "
+        with pytest.raises(CatalogError, match=r"column 'payment_rate' takes its decimals from core/tables.py "
                                                r"\(DECIMAL\(18,9\)\); remove its `scale`"):
             load_layouts("opps")
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from warehouse.publish import version_base
 
 

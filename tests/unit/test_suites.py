@@ -6,9 +6,9 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from cmsref.errors import ValidationError
+from core.errors import ValidationError
 from expectations.suites import validate_tables
-from warehouse.schema import TABLES
+from core.tables import TABLES
 
 
 def cf_frame(value: str, kind="physician", variant="all"):

@@ -9,7 +9,7 @@ from reportlab.lib.pagesizes import letter
 from reportlab.pdfgen import canvas
 from reportlab.platypus import Paragraph, Table, TableStyle
 
-from cmsref.errors import ParseError
+from core.errors import ParseError
 from tests.builders import DESC_52, DESC_53, STYLE, grid, row_text, ruled_pdf, text_pdf, two_row_header_table
 from transform.vendor_guide import HEADER_FIELDS, _header_field, extract_guide
 
