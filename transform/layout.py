@@ -1,7 +1,7 @@
-"""The generic engine that reads a CMS file according to a layout data file (transform/layouts/*.toml).
+"""Applying a layout (transform/layouts/*.toml) to a CMS file read as a grid (transform/grids.py).
 
-A file is first turned into a *grid* of text cells with the 1-based source row of each record, then the
-layout decides where the header is, which grid column feeds which table column, where the data starts
+A file is first turned into a *grid* of text cells with the 1-based source row of each record (grids.py), then
+the layout decides where the header is, which grid column feeds which table column, where the data starts
 and ends, and how each value is cleaned and typed. Nothing here knows about a particular CMS year: layout
 drift is described in the TOML files, so a new CMS year is a data change.
 
@@ -25,17 +25,10 @@ Layout keys (the PFS ones are described at the top of layouts/pfs.toml); added f
   [kind] title           regex (re.search, case-insensitive, whitespace collapsed) on the title rows above the
                          header that says which kind of file this is (`ADDENDUM DD2\b`): a file is read with the
                          layout its title names, whatever its file name says (see `identify`)
-
-Delimited text: a .csv, or a .txt of a layout without [kind.fixed_width], is read as delimited text; the delimiter
-is a tab when the first lines hold tabs, else a comma (CMS posts the same addendum as comma csv or tab txt).
-xlsx number cells are read as fastexcel renders them: the stored binary double to at most 9 decimals, which drops
-floating-point noise (115.93600000000001 -> 115.936) and keeps every decimal CMS typed.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -45,45 +38,10 @@ from pathlib import Path
 
 import polars as pl
 
-from core import settings
 from core.errors import CatalogError, ParseError
+from transform.grids import EOF_MARKER, FORMATS, file_format, open_workbook, pick_sheet, read_grid, read_lines
 
 LAYOUT_DIR = Path(__file__).parent / "layouts"
-ENCODING = "cp1252"  # every CMS CSV/TXT we know of is ASCII or cp1252 (the MUE CSV has a cp1252 (R))
-
-
-UTF8_SEQUENCE = re.compile(rb"[\xC2-\xDF][\x80-\xBF]|[\xE0-\xEF][\x80-\xBF]{2}|[\xF0-\xF4][\x80-\xBF]{3}")
-
-
-def decode_text(path: Path, data: bytes) -> str:
-    """CMS text files are cp1252. A copy re-saved as UTF-8 (or UTF-16, with its BOM) is read as such rather than
-    turned into mojibake; bytes that are neither, a file that mixes UTF-8 and cp1252 text, and a NUL byte are clear
-    errors naming the file, the line and the offset."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
-    else:
-        try:
-            text = data.decode("utf-8-sig")  # plain ASCII is valid UTF-8 too; a cp1252 file with a lone 0xAE is not
-        except UnicodeDecodeError as utf8_error:
-            mixed = UTF8_SEQUENCE.search(data)
-            if mixed:  # cp1252 would turn these into mojibake ('Ã©'): the file was assembled from two encodings
-                line = data.count(b"\n", 0, mixed.start()) + 1
-                raise ParseError(
-                    f"{path.name} line {line}: mixes UTF-8 text (bytes "
-                    f"{mixed.group().hex(' ').upper()} at offset {mixed.start()}) with bytes that are not UTF-8 "
-                    f"(0x{data[utf8_error.start]:02X} at offset {utf8_error.start}); save it in one encoding") from None
-            try:
-                text = data.decode(ENCODING)
-            except UnicodeDecodeError as exc:
-                raise ParseError(f"{path.name}: neither UTF-8 nor cp1252 text (byte 0x{data[exc.start]:02X} at offset "
-                                 f"{exc.start}); CMS text files are cp1252") from None
-    nul = text.find("\x00")
-    if nul >= 0:
-        raise ParseError(f"{path.name} line {text.count(chr(10), 0, nul) + 1}: a NUL byte (offset {nul}); the file is "
-                         f"damaged or not text")
-    return text
-EOF_MARKER = "\x1a"  # Ctrl-Z: DOS end-of-file byte that ends several CMS files or sits in a junk last row
-FORMATS = ("csv", "txt", "xlsx")
 
 
 @dataclass(frozen=True)
@@ -265,131 +223,6 @@ def _norm(text: str | None) -> str:
     return " ".join((text or "").replace(EOF_MARKER, " ").split()).upper()
 
 
-def file_format(path: Path) -> str:
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise ParseError(f"{path.name}: unsupported file type {path.suffix!r} (expected one of {FORMATS})")
-    return fmt
-
-
-# --------------------------------------------------------------------------------------- grids
-def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
-    """A csv or xlsx file as all-text columns c0..cN plus `source_row` (1-based record number).
-
-    `sheet` (xlsx only) is a regex that must find exactly one sheet name; without it the first sheet is read.
-    """
-    fmt = file_format(path)
-    if fmt in ("csv", "txt"):
-        text = read_text(path)
-        if not text.strip(EOF_MARKER + " \r\n\t,"):
-            raise ParseError(f"{path.name}: the file is empty")
-        # The csv module, not polars' reader: polars sizes a header-less file by its first row, and CMS files
-        # start with short title rows (ragged rows would be cut). Quoted commas and newlines are handled.
-        try:
-            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=sniff_delimiter(text)))
-        except csv.Error as exc:
-            raise ParseError(f"{path.name}: not a readable CSV file: {exc}") from None
-        width = max(len(r) for r in rows)
-        columns = list(zip(*(r + [None] * (width - len(r)) for r in rows)))
-        grid = pl.DataFrame({f"c{i}": list(col) for i, col in enumerate(columns)},
-                            schema={f"c{i}": pl.String for i in range(width)})
-    elif fmt == "xlsx":
-        reader = _open_workbook(path)
-        # CMS bundles hold one sheet per workbook (the first one is the data); addenda workbooks hold
-        # several, chosen by name.
-        index = 0 if sheet is None else _pick_sheet(path, reader.sheet_names, sheet)
-        try:
-            grid = reader.load_sheet(index, header_row=None, dtypes="string").to_polars()
-        except Exception as exc:
-            name = reader.sheet_names[index]
-            raise ParseError(f"{path.name}: not a readable XLSX workbook (sheet {name!r}): {exc}") from None
-    grid = grid.rename({c: f"c{i}" for i, c in enumerate(grid.columns)})
-    return grid.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
-
-
-def read_text(path: Path) -> str:
-    """A text file's content, within the input limits (core.settings.input_limits): a file too large, or with more
-    lines than any CMS file has (100 MB of blank lines appended, say), is refused before it is parsed."""
-    limits = settings.input_limits()
-    size = path.stat().st_size
-    if size > limits["max_bytes"]:
-        raise ParseError(f"{path.name}: {size:,} bytes, more than the {limits['max_bytes']:,} a source file may have "
-                         f"(CMSREF_MAX_FILE_MB)")
-    data = path.read_bytes()
-    lines = data.count(b"\n")
-    if lines > limits["max_rows"]:
-        raise ParseError(f"{path.name}: {lines:,} lines, more than the {limits['max_rows']:,} a source file may have "
-                         f"(CMSREF_MAX_ROWS)")
-    return decode_text(path, data)
-
-
-def sniff_delimiter(text: str) -> str:
-    """Tab when the first lines hold a tab (CMS's tab-separated .txt exports), else comma."""
-    head = "\n".join(text.splitlines()[:20])
-    return "\t" if "\t" in head else ","
-
-
-def _open_workbook(path: Path):
-    import zipfile
-
-    import fastexcel
-
-    limit = settings.input_limits()["max_bytes"]
-    try:
-        with zipfile.ZipFile(path) as zf:
-            sheets = sum(i.file_size for i in zf.infolist() if i.filename.startswith("xl/worksheets/"))
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ParseError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
-    if sheets > limit:
-        raise ParseError(f"{path.name}: its sheets unpack to {sheets:,} bytes, more than the {limit:,} a source file "
-                         f"may have (CMSREF_MAX_FILE_MB)")
-    _refuse_uncalculated_formulas(path)
-    try:
-        return fastexcel.read_excel(path)
-    except Exception as exc:  # fastexcel raises its own error types for every kind of bad workbook
-        raise ParseError(f"{path.name}: not a readable XLSX workbook: {exc}") from None
-
-
-UNCALCULATED = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*>(?:<f[^>]*/>|<f[^>]*>[^<]*</f>)(?:<v\s*/>|<v></v>)?</c>')
-
-
-def _refuse_uncalculated_formulas(path: Path) -> None:
-    """A formula saved without its value (a workbook written by a tool that does not calculate) reads as an empty
-    cell: a number would silently become NULL. Such a cell is refused, naming it."""
-    import zipfile
-
-    with zipfile.ZipFile(path) as zf:
-        for info in zf.infolist():
-            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-                data = zf.read(info)
-                if b"<f" not in data:
-                    continue
-                m = UNCALCULATED.search(data)
-                if m:
-                    raise ParseError(f"{path.name} cell {m.group(1).decode()} ({info.filename.rsplit('/', 1)[-1]}): a "
-                                     f"formula without a stored value; open and save the workbook in a spreadsheet "
-                                     f"program so it holds the value, or use CMS's csv copy")
-
-
-def _pick_sheet(path: Path, names: list[str], pattern: str) -> int:
-    hits = [i for i, name in enumerate(names) if re.search(pattern, name)]
-    if len(hits) != 1:
-        raise ParseError(f"{path.name}: {len(hits) or 'no'} sheets named like {pattern!r} (sheets: {names})")
-    return hits[0]
-
-
-def read_lines(path: Path) -> pl.DataFrame:
-    """A fixed-width text file as one `line` column plus `source_row` (1-based line number)."""
-    text = read_text(path)
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    if text.endswith("\n"):
-        lines = lines[:-1]
-    lines = [line.replace(EOF_MARKER, "") for line in lines]
-    if not any(line.strip() for line in lines):
-        raise ParseError(f"{path.name}: the file is empty")
-    return pl.DataFrame({"source_row": range(1, len(lines) + 1), "line": lines},
-                        schema={"source_row": pl.Int64, "line": pl.String})
-
 
 def identify(path: Path, layouts: dict[str, FileLayout], rows: int = 5) -> str | None:
     """The kind of file whose `title` the first rows of a csv/txt state (`Addendum DD2 -- ...`), or None when no
@@ -409,8 +242,8 @@ def parse_file(path: Path, layout: FileLayout, year: int) -> Parsed:
     if fmt != "xlsx" or layout.sheet is None:
         return _parse(path, layout, year, fmt)
     # One workbook holds several tables: every message and note names the sheet it is about.
-    names = _open_workbook(path).sheet_names
-    where = f" (sheet {names[_pick_sheet(path, names, layout.sheet)]!r})"
+    names = open_workbook(path).sheet_names
+    where = f" (sheet {names[pick_sheet(path, names, layout.sheet)]!r})"
     try:
         parsed = _parse(path, layout, year, fmt)
     except ParseError as exc:

@@ -151,14 +151,14 @@ def test_a_number_too_large_for_its_column_is_refused_not_published_as_null(tmp_
     (b"HCPCS,DESC\r\n37252,Intravascular\x00 ultrasound\r\n", r"x.csv line 2: a NUL byte"),
 ])
 def test_mixed_encodings_and_nul_bytes_are_refused(tmp_path, data, message):
-    from transform.layout import decode_text
+    from transform.grids import decode_text
 
     with pytest.raises(ParseError, match=message):
         decode_text(tmp_path / "x.csv", data)
 
 
 def test_cp1252_and_utf8_files_still_read():
-    from transform.layout import decode_text
+    from transform.grids import decode_text
 
     assert decode_text(Path("a.csv"), "Medicare ® codes".encode("cp1252")) == "Medicare ® codes"
     assert decode_text(Path("b.csv"), "\ufeffMedicare ® codes".encode("utf-8")) == "Medicare ® codes"
