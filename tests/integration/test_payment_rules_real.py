@@ -49,8 +49,7 @@ def _folder(root, period, files, edit=None):
     folder.mkdir(parents=True)
     for name, source in files.items():
         shutil.copy(PFS / source, folder / name)
-    if edit:
-        name, old, new = edit
+    for name, old, new in ([edit] if edit and isinstance(edit[0], str) else edit or []):
         text = (folder / name).read_bytes()
         assert old in text
         (folder / name).write_bytes(text.replace(old, new, 1))
@@ -75,10 +74,12 @@ def test_two_gpci_releases_in_one_year_each_price_their_own_dates(home, tmp_path
     pipeline.build(["pfs"], ["2024B"], mirror=_folder(tmp_path / "b", "RVU24B", {n: f"RVU24B/{n}" for n in BUNDLE_24B}))
     files = {n: f"RVU24B/{n}" for n in BUNDLE_24B if not n.startswith("PPRRVU")} | {
         "PPRRVU24_JUL.csv": "RVU24C/PPRRVU24_JUL.csv"}
-    # a July GPCI file in which locality 01182:18 (Los Angeles) has another work GPCI
+    # a July GPCI file in which locality 01182:18 (Los Angeles) has another work GPCI, and the July ANES file the
+    # anesthesia CF that follows from it (the release-level check ties the two: expectations/cross_file.py)
     line = next(l for l in (PFS / "RVU24B/GPCI2024.csv").read_bytes().split(b"\n") if b",18," in l and b"01182" in l)
-    pipeline.build(["pfs"], ["2024C"], mirror=_folder(tmp_path / "c", "RVU24C", files,
-                                                      edit=("GPCI2024.csv", line, line.replace(b"1.042", b"1.500"))))
+    anes = b"01182,18,LOS ANGELES-LONG BEACH-ANAHEIM (LOS ANGE,"
+    pipeline.build(["pfs"], ["2024C"], mirror=_folder(tmp_path / "c", "RVU24C", files, edit=[
+        ("GPCI2024.csv", line, line.replace(b"1.042", b"1.500")), ("ANES2024.csv", anes + b"21.69", anes + b"29.06")]))
     sql = ("SELECT setting, work_gpci, amount FROM pfs_payment_on(?) WHERE hcpcs = '37252' AND modifier = '' "
            "AND mac = '01182' AND locality = '18' ORDER BY setting")
     db = settings.db_path()

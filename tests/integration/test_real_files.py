@@ -5,8 +5,8 @@ file. Values asserted here were read from the files themselves (cell by cell), n
 from __future__ import annotations
 
 import csv
-import shutil
 import os
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
