@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import home_with_copy, MIRROR, snapshot
+from tests.helpers import home_with_copy, MIRROR, snapshot
 from tests.fault import cms_standin
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.conftest import query
+from tests.helpers import query
 
 
 def versions(db: Path) -> list[str]:
@@ -51,7 +51,7 @@ def leftovers(world) -> list[Path]:
 
 def table_diff(before: Path, after: Path) -> dict[str, tuple[int, int]]:
     """Per table of schemas meta and store: (rows only in `before`, rows only in `after`), as multisets of whole
-    rows (EXCEPT ALL, computed inside DuckDB). The same comparison as tests.conftest.snapshot, without
+    rows (EXCEPT ALL, computed inside DuckDB). The same comparison as tests.helpers.snapshot, without
     materialising some 60,000 rows in Python for every case; tables only in one file count all their rows."""
     con = duckdb.connect()
     try:

@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from functools import cache
 
-from tests.conftest import MIRROR
+from tests.helpers import MIRROR
 from tests.builders import AOC_HEADER
 from tests.builders import AOC_ROWS
 from tests.builders import OPPS_HEADER

@@ -15,7 +15,7 @@ import pytest
 
 from extract import catalog
 from extract.catalog import ReleaseSpec, load_dataset
-from tests.conftest import MIRROR, query
+from tests.helpers import MIRROR, query
 from tests.fault import sources as S
 from tests.fault.helpers import assert_one_new_version, assert_unchanged, versions
 

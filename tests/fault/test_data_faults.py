@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from extract.catalog import load_dataset
-from tests.conftest import query
+from tests.helpers import query
 from tests.fault import sources as S
 from tests.fault.helpers import assert_one_new_version, assert_unchanged
 
@@ -188,7 +188,7 @@ def test_header_moved_down_a_row_still_parses(world, cli, dataset):
 def _rvu24b_loose(world, member: str, edit) -> Path:
     """A mirror holding a copy of the real RVU24B bundle members (csv, txt, xlsx; no zip), with `member` changed by
     `edit(src, dst)` in that one format only."""
-    from tests.conftest import MIRROR
+    from tests.helpers import MIRROR
 
     folder = world.mirror / "pfs_rvu/RVU24B"
     folder.mkdir(parents=True)

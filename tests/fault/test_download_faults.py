@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from extract.catalog import load_dataset
-from tests.conftest import query
+from tests.helpers import query
 from tests.fault import cms_standin as s
 from tests.fault.helpers import assert_one_new_version, assert_unchanged, leftovers
 from tests.fault.sources import SOURCES, companions

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from extract.catalog import load_dataset
-from tests.conftest import ROOT, snapshot
+from tests.helpers import ROOT, snapshot
 from tests.fault import cms_standin
 from tests.fault.helpers import assert_one_new_version, assert_unchanged, extract_once, versions
 from tests.fault.sources import SOURCES, companions

@@ -19,7 +19,7 @@ import textwrap
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, SHARED
+from tests.helpers import ROOT, SHARED
 from tests.fault.helpers import assert_unchanged
 
 pytestmark = pytest.mark.integration

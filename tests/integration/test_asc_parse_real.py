@@ -6,7 +6,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from tests.conftest import MIRROR
+from tests.helpers import MIRROR
 from transform.asc import parse_workbook
 
 pytestmark = pytest.mark.integration

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from cmsref.cli import main
-from tests.conftest import MIRROR
+from tests.helpers import MIRROR
 
 pytestmark = pytest.mark.integration
 

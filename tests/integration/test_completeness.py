@@ -10,7 +10,7 @@ from cmsref import pipeline
 
 from core import settings
 from core.errors import DownloadError, ValidationError
-from tests.conftest import PFS, query, snapshot
+from tests.helpers import PFS, query, snapshot
 
 pytestmark = pytest.mark.integration
 BUNDLE = ["PPRRVU24_APR.csv", "GPCI2024.csv", "24LOCCO.csv", "ANES2024.csv", "OPPSCAP_APR.csv"]

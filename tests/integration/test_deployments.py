@@ -11,7 +11,7 @@ import yaml
 from cmsref import pipeline
 
 from core import settings
-from tests.conftest import PFS, ROOT, query
+from tests.helpers import PFS, ROOT, query
 
 DEPLOYMENTS = ROOT / "prefect.yaml"
 

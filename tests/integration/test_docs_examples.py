@@ -5,7 +5,7 @@ from decimal import Decimal as D
 import duckdb
 import pytest
 
-from tests.conftest import DOC_EXAMPLE_FIGURES
+from tests.helpers import DOC_EXAMPLE_FIGURES
 from warehouse.docs import EXAMPLES
 
 pytestmark = pytest.mark.integration

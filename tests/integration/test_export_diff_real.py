@@ -11,7 +11,7 @@ from cmsref import pipeline
 
 from core import settings
 from cmsref.cli import main
-from tests.conftest import MIRROR, PFS, cmsref_home
+from tests.helpers import MIRROR, PFS, cmsref_home
 from warehouse.api import open_version
 from warehouse.diff import diff
 

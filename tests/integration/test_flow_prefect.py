@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PFS, snapshot
+from tests.helpers import PFS, snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.prefect]
 

@@ -10,7 +10,7 @@ import pytest
 from core.errors import ParseError
 from extract.catalog import load_dataset
 from extract.fetch import fetch_release
-from tests.conftest import MIRROR
+from tests.helpers import MIRROR
 from transform import formats
 from transform.layout import load_layouts, parse_file
 

@@ -6,7 +6,7 @@ from functools import cache
 import polars as pl
 import pytest
 
-from tests.conftest import MIRROR
+from tests.helpers import MIRROR
 
 pytestmark = pytest.mark.integration
 

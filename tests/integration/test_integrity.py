@@ -15,7 +15,7 @@ from core import settings
 from cmsref.cli import main
 from core.errors import AlteredDataError, CmsrefError
 from tests.builders import AOC_HEADER, AOC_ROWS
-from tests.conftest import home_with_copy, query, snapshot
+from tests.helpers import home_with_copy, query, snapshot
 from warehouse.api import open_version
 
 pytestmark = pytest.mark.integration
@@ -137,7 +137,7 @@ def test_a_warehouse_open_for_writing_elsewhere_is_not_published_into(home, tmp_
 def test_an_edited_file_in_the_extraction_cache_is_never_parsed(tmp_path):
     from extract.catalog import load_dataset
     from extract.fetch import fetch_release
-    from tests.conftest import MIRROR
+    from tests.helpers import MIRROR
 
     spec = load_dataset("pfs")
     release = spec.release("2024B")
@@ -175,7 +175,7 @@ def test_hostile_sizes_end_in_a_clear_error_with_bounded_memory(home, tmp_path, 
     import re
     import shutil
 
-    from tests.conftest import MIRROR
+    from tests.helpers import MIRROR
 
     folder = tmp_path / "mirror" / "pfs_rvu" / "RVU24C"
     folder.mkdir(parents=True)
@@ -195,7 +195,7 @@ def test_an_800_mib_member_stored_uncompressed_in_a_zip_ends_in_a_clear_error_wi
     import shutil
     import zipfile
 
-    from tests.conftest import MIRROR
+    from tests.helpers import MIRROR
 
     folder = tmp_path / "mirror" / "pfs_rvu" / "RVU24C"
     folder.mkdir(parents=True)

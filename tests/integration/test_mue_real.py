@@ -8,7 +8,7 @@ from cmsref import pipeline
 
 from core import settings
 from cmsref.cli import main
-from tests.conftest import home_with_copy, MIRROR, cmsref_home, query as q, snapshot
+from tests.helpers import home_with_copy, MIRROR, cmsref_home, query as q, snapshot
 from transform.layout import load_layouts, parse_file
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from cmsref import pipeline
 
 from core import settings
 from core.errors import ParseError, ValidationError
-from tests.conftest import home_with_copy, MIRROR, cmsref_home, query as q, snapshot
+from tests.helpers import home_with_copy, MIRROR, cmsref_home, query as q, snapshot
 from tests.builders import write_csv, write_xlsx
 from tests.builders import OPPS_HEADER as HEADER, OPPS_ROWS as ROWS, OPPS_TITLE as TITLE
 

@@ -14,7 +14,7 @@ from cmsref import pipeline
 from core import settings
 from expectations.conversion_factor import curated
 from extract.catalog import load_dataset
-from tests.conftest import PFS, query
+from tests.helpers import PFS, query
 from core.effective import in_effect_expr
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from cmsref.cli import main
-from tests.conftest import home_with_copy, MIRROR, PFS, snapshot
+from tests.helpers import home_with_copy, MIRROR, PFS, snapshot
 
 pytestmark = pytest.mark.integration
 REAL_24C = PFS / "RVU24C/PPRRVU24_JUL.csv"

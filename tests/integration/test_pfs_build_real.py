@@ -7,7 +7,7 @@ import pytest
 from cmsref import pipeline
 
 from core import settings
-from tests.conftest import MIRROR, cmsref_home, query as q, snapshot
+from tests.helpers import MIRROR, cmsref_home, query as q, snapshot
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from tests.conftest import PFS
+from tests.helpers import PFS
 from transform.layout import load_layouts, parse_file
 
 pytestmark = pytest.mark.integration

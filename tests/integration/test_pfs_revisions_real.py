@@ -9,7 +9,7 @@ import pytest
 from cmsref import pipeline
 
 from core import settings
-from tests.conftest import PFS, snapshot
+from tests.helpers import PFS, snapshot
 from warehouse.views import create_pinned_views
 
 pytestmark = pytest.mark.integration

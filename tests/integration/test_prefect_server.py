@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PFS, ROOT, query
+from tests.helpers import PFS, ROOT, query
 
 pytestmark = [pytest.mark.integration, pytest.mark.prefect]
 BIN = Path(sys.executable).parent

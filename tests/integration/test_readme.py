@@ -11,7 +11,7 @@ import sys
 import duckdb
 import pytest
 
-from tests.conftest import ROOT, SHARED
+from tests.helpers import ROOT, SHARED
 
 pytestmark = pytest.mark.integration
 README = (ROOT / "README.md").read_text()

@@ -18,7 +18,7 @@ from cmsref import pipeline
 from core import settings
 from core.errors import ParseError
 from tests.builders import add_header_cell, rename_header, shift_row_right, write_csv
-from tests.conftest import MIRROR, addon_statuses, query as q, snapshot, parse_addendum_b
+from tests.helpers import MIRROR, addon_statuses, query as q, snapshot, parse_addendum_b
 from transform.asc import parse_addendum_file, parse_workbook
 from transform.aoc import transform_release as aoc_transform
 from transform.grids import read_grid

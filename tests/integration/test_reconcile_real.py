@@ -9,7 +9,7 @@ import pytest
 from expectations.reconcile import reconcile
 from expectations.reconcile_report import render_report
 from extract.download import sha256_file as file_sha256
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 from transform.vendor_guide import extract_guide
 
 pytestmark = pytest.mark.integration

@@ -296,7 +296,7 @@ def test_openapi_schema_lists_the_endpoints(server):
 
 def test_a_publish_while_serving_is_picked_up_for_latest_without_a_restart(mirror_db, tmp_path, monkeypatch):
     from cmsref import pipeline
-    from tests.conftest import SHARED, home_with_copy
+    from tests.helpers import SHARED, home_with_copy
 
     db = home_with_copy(mirror_db, tmp_path, monkeypatch)
     proc, base = start(db)
@@ -402,7 +402,7 @@ def test_twenty_clients_while_a_new_version_is_published(mirror_db, tmp_path, mo
     import threading
 
     from cmsref import pipeline
-    from tests.conftest import SHARED, home_with_copy
+    from tests.helpers import SHARED, home_with_copy
 
     db = home_with_copy(mirror_db, tmp_path, monkeypatch)
     proc, base = start(db)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import MIRROR
+from tests.helpers import MIRROR
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from reportlab.platypus import Paragraph
 
 from core import settings
 from cmsref.cli import main
-from tests.conftest import SHARED, snapshot
+from tests.helpers import SHARED, snapshot
 from tests.builders import STYLE, grid, row_text, ruled_pdf, text_pdf, two_row_header_table
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SHARED
+from tests.helpers import SHARED
 from transform.vendor_guide import extract_guide
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from cmsref import pipeline
 
 from core import settings
 from core.errors import CmsrefError
-from tests.conftest import MIRROR, ROOT
+from tests.helpers import MIRROR, ROOT
 from warehouse.api import UnknownVersionError, manifest_sha256, open_version
 
 pytestmark = pytest.mark.integration

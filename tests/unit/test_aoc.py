@@ -10,7 +10,7 @@ from cmsref import pipeline
 from core import settings
 from core.errors import ParseError, ValidationError
 from tests.builders import AOC_HEADER, AOC_ROWS
-from tests.conftest import addon_statuses, snapshot
+from tests.helpers import addon_statuses, snapshot
 from transform.aoc import read_date
 
 HEADER, ROWS = AOC_HEADER, AOC_ROWS  # tests/builders.py: laid out like AOC_V2026Q2-MCR.xlsx

@@ -133,7 +133,7 @@ def test_fixed_width_with_implied_decimals_and_year_bounds(tmp_path):
 
 def test_a_number_too_large_for_its_column_is_refused_not_published_as_null(tmp_path):
     from tests.builders import write_csv
-    from tests.conftest import parse_addendum_b
+    from tests.helpers import parse_addendum_b
 
     header = ["HCPCS Code", "Short Descriptor", "SI", "APC", "Relative Weight", "Payment Rate",
               "National Unadjusted Copayment", "Minimum Unadjusted Copayment"]
@@ -168,7 +168,7 @@ def test_a_workbook_formula_without_a_stored_value_is_refused(tmp_path):
     import zipfile
 
     from tests.builders import OPPS_HEADER, OPPS_ROWS, OPPS_TITLE, write_xlsx
-    from tests.conftest import parse_addendum_b
+    from tests.helpers import parse_addendum_b
 
     path = write_xlsx(tmp_path / "b.xlsx", {"Addendum B": OPPS_TITLE + [OPPS_HEADER] + [list(r[1]) for r in OPPS_ROWS]})
     assert parse_addendum_b(path, 2025).height == len(OPPS_ROWS)

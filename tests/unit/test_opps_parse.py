@@ -17,7 +17,7 @@ import pytest
 from core.errors import ParseError
 from transform.asc import parse_workbook
 from transform.layout import load_layouts, parse_file
-from tests.conftest import parse_addendum_b
+from tests.helpers import parse_addendum_b
 from tests.builders import (OPPS_HEADER, OPPS_NOTE_2020, OPPS_NOTE_2025, OPPS_ROWS, OPPS_TITLE, write_csv,
                             write_xlsx)
 

@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import PublishError
 from tests.builders import built
-from tests.conftest import snapshot
+from tests.helpers import snapshot
 from warehouse.publish import build_lock, publish
 from warehouse.views import create_pinned_views
 
