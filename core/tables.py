@@ -1,41 +1,70 @@
-"""The published tables: their columns, types, grain and documentation (the table contract of PRODUCT.md).
+"""The published tables: which fields they hold, their key, grain and documentation (the table contract of
+PRODUCT.md).
 
-This module is the one place a table's columns, types and key are defined (the table registry): layouts take the
-decimals of every published number from it, `transform.tables.conform` casts each parsed table to its types, the
-suites take keys and the column set from it, and the COMMENTs and docs/schema.md are generated from it. The warehouse stores each table's rows once per
-release in schema `store`; the public views in `main` (the names analysts use) show the rows of the releases
-in one data version (`latest` by default), with the effective window of each release. Every table and column
-gets a COMMENT in the database, and docs/schema.md is generated from those comments.
+This module is the one place a table's columns and key are defined (the table registry). A column is a field of
+core/fields.py (its type, pattern and description are defined there, once); a table lists field names, with its own
+description of a column only where it means something narrower. Layouts take the decimals of every published
+number from the registry, `transform.tables.conform` casts each parsed table to its types, the suites take keys and
+the column set from it, and the COMMENTs and docs/schema.md are generated from it. The warehouse stores each table's
+rows once per release in schema `store`; the public views in `main` (the names analysts use) show the rows of the
+releases in one data version (`latest` by default), with the effective window of each release. Every table and
+column gets a COMMENT in the database, and docs/schema.md is generated from those comments.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+from core.errors import CatalogError
+from core.fields import FIELDS, Field
 
 
 @dataclass(frozen=True)
 class Col:
+    """A published column: the field it holds (the field of the same name unless `field` names another) and, where
+    the table means something narrower, its own description (`own_doc`) or words added to the field's (`more`)."""
+
     name: str
-    type: str  # the DuckDB type; parsing, suites and docs derive theirs from it
-    doc: str
+    field: str = ""
+    own_doc: str = ""
+    more: str = ""
+
+    def __post_init__(self):
+        if not self.field:
+            object.__setattr__(self, "field", self.name)
+
+    @property
+    def spec(self) -> Field:
+        return FIELDS[self.field]
+
+    @property
+    def type(self) -> str:
+        """The DuckDB type, the field's; parsing, suites and docs derive theirs from it."""
+        return self.spec.type
+
+    @property
+    def doc(self) -> str:
+        return self.own_doc or (f"{self.spec.doc} {self.more}" if self.more else self.spec.doc)
 
     @property
     def scale(self) -> int | None:
         """Decimals of a DECIMAL(p,s) column (a layout reads the file's numbers to exactly this many)."""
-        m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", self.type)
-        return int(m.group(2)) if m else None
+        return self.spec.scale
 
     @property
     def polars_type(self):
         """The polars type a parsed frame holds for this column before it is published."""
-        import polars as pl
+        return self.spec.polars_type
 
-        m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", self.type)
-        if m:
-            return pl.Decimal(int(m.group(1)), int(m.group(2)))
-        return {"VARCHAR": pl.String, "INTEGER": pl.Int64, "BIGINT": pl.Int64, "BOOLEAN": pl.Boolean,
-                "DATE": pl.Date}[self.type]
+
+def _columns(owner: str, columns) -> tuple[Col, ...]:
+    """Field names (or Cols) as Cols; a name core/fields.py does not define is refused, naming the table."""
+    cols = tuple(c if isinstance(c, Col) else Col(c) for c in columns)
+    unknown = [c.field for c in cols if c.field not in FIELDS]
+    if unknown:
+        raise CatalogError(f"{owner} names field {unknown[0]!r}, which core/fields.py does not define: add it there "
+                           f"or name an existing field")
+    return cols
 
 
 @dataclass(frozen=True)
@@ -45,262 +74,135 @@ class Table:
     grain: str
     doc: str
     key: tuple[str, ...]  # natural key within a release: unique and never NULL (suites, diff and docs use it)
-    columns: tuple[Col, ...]
+    columns: tuple[Col, ...]  # field names or Cols, in the published order
     partition: str | None = None  # validated (row counts vs the previous release) per value of this column
+
+    def __post_init__(self):
+        object.__setattr__(self, "columns", _columns(f"table {self.name!r}", self.columns))
 
     def column(self, name: str) -> Col | None:
         return next((c for c in self.columns if c.name == name), None)
 
 
-LINEAGE = (
-    Col("source_sha256", "VARCHAR", "SHA-256 of the source file this row was read from (see source_files)"),
-    Col("source_row", "BIGINT", "1-based record number of this row in its source file (its line in a CSV/TXT)"),
-)
-WINDOW = (
-    Col("effective_from", "DATE", "first date of service this row applies to (from its release)"),
-    Col("effective_to", "DATE", "first date of service it no longer applies to (exclusive): the next loaded "
-        "release of the dataset takes over, and never later than the end of the release's calendar year"),
-)
-
-_RVU = "DECIMAL(9,2)"
-_GPCI = "DECIMAL(6,3)"
-_CF = "DECIMAL(9,4)"
-_MONEY = "DECIMAL(12,2)"
-_STATED_MONEY = "DECIMAL(18,9)"  # money as CMS states it, to 9 decimals: OPPS drug rates 115.936, copayments 23.1872
-_PERCENT = "DECIMAL(9,4)"
+LINEAGE = _columns("LINEAGE", ("source_sha256", "source_row"))
+WINDOW = _columns("WINDOW", ("effective_from", "effective_to"))
 
 TABLES: dict[str, Table] = {t.name: t for t in [
     Table("pfs_rvu", "pfs", "release x HCPCS x modifier",
           "Physician Fee Schedule relative value units (CMS PPRRVU file), one row per HCPCS code and modifier.",
           ("hcpcs", "modifier"), (
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code, text (leading zeros kept)"),
-        Col("modifier", "VARCHAR", "modifier ('' = none; 26 professional, TC technical, 53 discontinued)"),
-        Col("description", "VARCHAR", "CMS short descriptor (CPT descriptors are copyright AMA)"),
-        Col("status_code", "VARCHAR", "PFS status code (A active, B bundled, C carrier priced, ... see status_indicator)"),
-        Col("not_used_for_medicare_payment", "VARCHAR", "'+' when the RVUs are not used for Medicare payment"),
-        Col("work_rvu", _RVU, "physician work RVU"),
-        Col("non_facility_pe_rvu", _RVU, "practice expense RVU, non-facility setting"),
-        Col("non_facility_na_indicator", "VARCHAR", "'NA': rarely or never performed in the non-facility setting"),
-        Col("facility_pe_rvu", _RVU, "practice expense RVU, facility setting"),
-        Col("facility_na_indicator", "VARCHAR", "'NA': rarely or never performed in the facility setting"),
-        Col("mp_rvu", _RVU, "malpractice (professional liability) RVU"),
-        Col("non_facility_total_rvu", _RVU, "work + non-facility PE + MP RVUs, as stated by CMS"),
-        Col("facility_total_rvu", _RVU, "work + facility PE + MP RVUs, as stated by CMS"),
-        Col("pctc_indicator", "VARCHAR", "professional/technical component indicator"),
-        Col("global_days", "VARCHAR", "global surgery period: 000, 010, 090, MMM, XXX, YYY, ZZZ"),
-        Col("pre_op_share", _RVU, "share of the global package for pre-operative care"),
-        Col("intra_op_share", _RVU, "share of the global package for intra-operative care"),
-        Col("post_op_share", _RVU, "share of the global package for post-operative care"),
-        Col("multiple_procedure_indicator", "VARCHAR", "multiple procedure (modifier 51) payment rule"),
-        Col("bilateral_surgery_indicator", "VARCHAR", "bilateral surgery (modifier 50) payment rule"),
-        Col("assistant_surgery_indicator", "VARCHAR", "assistant at surgery (modifiers 80-82, AS) rule"),
-        Col("co_surgeons_indicator", "VARCHAR", "co-surgeons (modifier 62) rule"),
-        Col("team_surgery_indicator", "VARCHAR", "team surgery (modifier 66) rule"),
-        Col("pricing_indicator", "VARCHAR", "PRIC IND column, present from CY2026 (NULL before)"),
-        Col("endoscopic_base_code", "VARCHAR", "endoscopic base code for multiple procedure indicator 3"),
-        Col("conversion_factor", _CF, "national conversion factor stated on the row (non-QP from 2026)"),
-        Col("physician_supervision", "VARCHAR", "physician supervision of diagnostic procedures"),
-        Col("calculation_flag", "VARCHAR", "calculation flag (0 for all codes since July 2014)"),
-        Col("diagnostic_imaging_family", "VARCHAR", "diagnostic imaging family indicator (88 = subject to the reduction)"),
-        Col("opps_non_facility_pe_rvu", _RVU, "non-facility PE RVU used for the OPPS imaging cap"),
-        Col("opps_facility_pe_rvu", _RVU, "facility PE RVU used for the OPPS imaging cap"),
-        Col("opps_mp_rvu", _RVU, "MP RVU used for the OPPS imaging cap"),
+        "hcpcs", "modifier", "description", "status_code", "not_used_for_medicare_payment", "work_rvu",
+        "non_facility_pe_rvu", "non_facility_na_indicator", "facility_pe_rvu", "facility_na_indicator", "mp_rvu",
+        "non_facility_total_rvu", "facility_total_rvu", "pctc_indicator", "global_days", "pre_op_share",
+        "intra_op_share", "post_op_share", "multiple_procedure_indicator", "bilateral_surgery_indicator",
+        "assistant_surgery_indicator", "co_surgeons_indicator", "team_surgery_indicator", "pricing_indicator",
+        "endoscopic_base_code",
+        Col("conversion_factor", own_doc="national conversion factor stated on the row (non-QP from 2026), dollars "
+                                         "per RVU"),
+        "physician_supervision", "calculation_flag", "diagnostic_imaging_family", "opps_non_facility_pe_rvu",
+        "opps_facility_pe_rvu", "opps_mp_rvu",
     )),
     Table("pfs_gpci", "pfs", "release x MAC x locality",
           "Geographic practice cost indices (CMS GPCI file, Addendum E) per Medicare locality.",
-          ("mac", "locality"), (
-        Col("mac", "VARCHAR", "Medicare Administrative Contractor number, 5 characters (zeros restored)"),
-        Col("state", "VARCHAR", "state abbreviation"),
-        Col("locality", "VARCHAR", "locality number, 2 characters (zeros restored)"),
-        Col("locality_name", "VARCHAR", "locality name (CMS footnote markers '*' removed)"),
-        Col("work_gpci", _GPCI, "work GPCI (the column CMS labels 'PW GPCI (with 1.0 Floor)')"),
-        Col("pe_gpci", _GPCI, "practice expense GPCI"),
-        Col("mp_gpci", _GPCI, "malpractice GPCI"),
-    )),
+          ("mac", "locality"), ("mac", "state", "locality", "locality_name", "work_gpci", "pe_gpci", "mp_gpci")),
     Table("pfs_locality", "pfs", "release x MAC x locality",
           "Counties of each PFS locality (CMS LOCCO file). The state is filled down as CMS prints it only once.",
-          ("mac", "locality"), (
-        Col("mac", "VARCHAR", "Medicare Administrative Contractor number, 5 characters"),
-        Col("locality", "VARCHAR", "locality number, 2 characters"),
-        Col("state", "VARCHAR", "state name"),
-        Col("fee_schedule_area", "VARCHAR", "fee schedule area name"),
-        Col("counties", "VARCHAR", "counties in the locality, as CMS lists them"),
-    )),
+          ("mac", "locality"), ("mac", "locality", Col("state", "state_name"), "fee_schedule_area", "counties")),
     Table("pfs_anesthesia_cf", "pfs", "release x MAC x locality",
           "Locality-adjusted anesthesia conversion factors (CMS ANES file). Names are in pfs_gpci.",
-          ("mac", "locality"), (
-        Col("mac", "VARCHAR", "Medicare Administrative Contractor number, 5 characters"),
-        Col("locality", "VARCHAR", "locality number, 2 characters"),
-        Col("anesthesia_cf", "DECIMAL(9,2)", "anesthesia conversion factor for the locality, dollars per unit"),
-    )),
+          ("mac", "locality"), ("mac", "locality", "anesthesia_cf")),
     Table("pfs_opps_cap", "pfs", "release x HCPCS x modifier x MAC x locality",
           "OPPS payment caps for imaging services (CMS OPPSCAP file): the PFS amount is capped at the OPPS amount.",
           ("hcpcs", "modifier", "mac", "locality"), (
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
-        Col("modifier", "VARCHAR", "modifier ('' = none)"),
-        Col("procedure_status", "VARCHAR", "PFS status code of the procedure"),
-        Col("mac", "VARCHAR", "Medicare Administrative Contractor (CMS calls it carrier), 5 characters"),
-        Col("locality", "VARCHAR", "locality number, 2 characters"),
-        Col("facility_price", _MONEY, "OPPS cap amount, facility setting, dollars"),
-        Col("non_facility_price", _MONEY, "OPPS cap amount, non-facility setting, dollars"),
+        "hcpcs", "modifier", Col("procedure_status", "status_code", own_doc="PFS status code of the procedure"),
+        Col("mac", own_doc="Medicare Administrative Contractor number (CMS calls it carrier), 5 characters (zeros "
+                                  "restored)"), "locality", "facility_price", "non_facility_price",
     )),
     Table("conversion_factor", "pfs", "kind x variant x effective window",
           "National conversion factors stated in the files: the PPRRVU CONV FACTOR column (physician) and the "
           "ANES file header (anesthesia, where stated). Cross-checked against a curated, cited table.",
-          ("kind", "variant"), (
-        Col("kind", "VARCHAR", "physician or anesthesia"),
-        Col("variant", "VARCHAR", "'all' before 2026; from 2026 'qp' (qualifying APM participants) or 'non_qp'"),
-        Col("conversion_factor", _CF, "dollars per RVU (physician) or per anesthesia unit"),
-        Col("source_field", "VARCHAR", "where in the source file the value was read"),
-    )),
+          ("kind", "variant"), ("kind", "variant", "conversion_factor", "source_field")),
     Table("mue", "mue", "release x service type x HCPCS",
           "NCCI Medically Unlikely Edits: the most units of a code Medicare accepts per line or per day, by "
           "service type (practitioner, outpatient hospital, DME supplier).",
-          ("service_type", "hcpcs"), (
-        Col("service_type", "VARCHAR", "practitioner, outpatient_hospital or dme (the MUE table the row is from)"),
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
-        Col("mue_value", "INTEGER", "the most units of service accepted (per line, or per day for MAI 2 and 3)"),
-        Col("mai", "INTEGER", "MUE adjudication indicator: 1 line edit, 2 date of service edit (policy), "
-                              "3 date of service edit (clinical)"),
-        Col("mai_label", "VARCHAR", "the indicator's label as CMS prints it, e.g. 'Date of Service Edit: Policy'"),
-        Col("rationale", "VARCHAR", "MUE rationale, e.g. 'Clinical: Data', 'CMS Policy'"),
-    ), partition="service_type"),
+          ("service_type", "hcpcs"), ("service_type", "hcpcs", "mue_value", "mai", "mai_label", "rationale"),
+          partition="service_type"),
     Table("opps_addendum_b", "opps", "release x HCPCS",
           "OPPS Addendum B: the hospital outpatient payment status indicator, APC, relative weight and payment rate "
           "of every HCPCS code.", ("hcpcs",), (
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
-        Col("short_descriptor", "VARCHAR", "short descriptor"),
-        Col("status_indicator", "VARCHAR", "OPPS payment status indicator (SI), e.g. N packaged, J1 comprehensive APC; "
-                                           "see status_indicator"),
-        Col("apc", "VARCHAR", "ambulatory payment classification, text with leading zeros (NULL when none)"),
-        Col("relative_weight", "DECIMAL(12,4)", "APC relative weight"),
-        Col("payment_rate", _STATED_MONEY, "national unadjusted payment rate, dollars, with the decimals CMS states "
-                                          "(drug rates have 3: 115.936; 2020 workbooks store computed values, kept "
-                                          "to 9 decimals)"),
-        Col("national_unadjusted_copayment", _STATED_MONEY, "national unadjusted copayment, dollars (NULL where "
-                                                           "CMS prints '.')"),
-        Col("minimum_unadjusted_copayment", _STATED_MONEY, "minimum unadjusted copayment, dollars, as stated "
-                                                          "(e.g. 23.1872 = 20 % of a 115.936 rate)"),
-        Col("note", "VARCHAR", "the note column (its header changes every year)"),
-        Col("pass_through_expiration", "VARCHAR", "pass-through expiration, as printed"),
-        Col("ira_adjusted_copayment", _STATED_MONEY, "copayment adjusted under the Inflation Reduction Act, where "
-                                                    "the addendum has the column"),
-        Col("change_flag", "VARCHAR", "'*' where the row changed since the previous quarter"),
+        "hcpcs", "short_descriptor", "status_indicator", Col("apc", more="(NULL when none)"), "relative_weight",
+        Col("payment_rate", "stated_payment_rate"),
+        Col("national_unadjusted_copayment", "stated_national_unadjusted_copayment"),
+        Col("minimum_unadjusted_copayment", "stated_minimum_unadjusted_copayment"),
+        "note", "pass_through_expiration", Col("ira_adjusted_copayment", "stated_ira_adjusted_copayment"),
+        "change_flag",
     )),
     Table("opps_addendum_a", "opps", "release x APC",
           "OPPS Addendum A: every ambulatory payment classification (APC) with its group title, status indicator, "
           "relative weight, payment rate and copayments.", ("apc",), (
-        Col("apc", "VARCHAR", "ambulatory payment classification, 4 characters with leading zeros"),
-        Col("group_title", "VARCHAR", "APC group title"),
-        Col("status_indicator", "VARCHAR", "OPPS status indicator of the APC; see status_indicator"),
-        Col("relative_weight", "DECIMAL(12,4)", "APC relative weight"),
-        Col("payment_rate", _MONEY, "national unadjusted payment rate, dollars"),
-        Col("national_unadjusted_copayment", _MONEY, "national unadjusted copayment, dollars"),
-        Col("minimum_unadjusted_copayment", _MONEY, "minimum unadjusted copayment, dollars"),
+        "apc", "group_title", Col("status_indicator", own_doc="OPPS status indicator of the APC; see status_indicator"),
+        "relative_weight", "payment_rate", "national_unadjusted_copayment", "minimum_unadjusted_copayment",
     )),
     Table("asc_addendum_aa", "asc", "release x HCPCS",
           "ASC Addendum AA: covered surgical procedures with their payment indicator, weight and rate.", ("hcpcs",), (
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
-        Col("marker", "VARCHAR", "the unnamed marker column next to the code ('*', '**'), explained by the addendum's "
-                                 "NOTE rows"),
-        Col("short_descriptor", "VARCHAR", "short descriptor"),
-        Col("subject_to_multiple_procedure_discounting", "VARCHAR", "Y/N: subject to multiple procedure discounting"),
-        Col("payment_indicator", "VARCHAR", "ASC payment indicator (PI), e.g. A2, G2, N1, P3, J8; see status_indicator"),
-        Col("payment_weight", "DECIMAL(12,4)", "ASC payment weight (rounded to the 4 decimals CMS shows)"),
-        Col("payment_rate", _MONEY, "national unadjusted ASC payment rate, dollars"),
-        Col("comment_indicator", "VARCHAR", "comment indicator (CH, NI, NP, NC), where the addendum has the column"),
+        "hcpcs", "marker", "short_descriptor", "subject_to_multiple_procedure_discounting", "payment_indicator",
+        Col("payment_weight", more="(rounded to the 4 decimals CMS shows)"),
+        Col("payment_rate", own_doc="national unadjusted ASC payment rate, dollars"), "comment_indicator",
     )),
     Table("asc_addendum_bb", "asc", "release x HCPCS",
           "ASC Addendum BB: covered ancillary services with their payment indicator, weight and rate.", ("hcpcs",), (
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
-        Col("marker", "VARCHAR", "the unnamed marker column next to the code, explained by the NOTE rows"),
-        Col("short_descriptor", "VARCHAR", "short descriptor"),
-        Col("pass_through_expiration", "VARCHAR", "drug (and device) pass-through expiration during the calendar "
-                                                  "year, as printed, where the addendum has the column"),
-        Col("payment_indicator", "VARCHAR", "ASC payment indicator (PI); see status_indicator"),
-        Col("payment_weight", "DECIMAL(12,4)", "ASC payment weight"),
-        Col("payment_rate", _MONEY, "national unadjusted ASC payment rate, dollars"),
-        Col("ira_adjusted_copayment", _MONEY, "copayment adjusted under the Inflation Reduction Act (IRA-22), "
-                                              "where the addendum has the column (from October 2023)"),
-        Col("comment_indicator", "VARCHAR", "comment indicator, where the addendum has the column"),
+        "hcpcs", "marker", "short_descriptor",
+        Col("pass_through_expiration", own_doc="drug (and device) pass-through expiration during the calendar year, "
+                                               "as printed, where the addendum has the column"),
+        "payment_indicator", "payment_weight", Col("payment_rate", own_doc="national unadjusted ASC payment rate, "
+                                                                           "dollars"),
+        "ira_adjusted_copayment", "comment_indicator",
     )),
     Table("asc_device_offset", "asc", "release x HCPCS",
           "ASC Addendum FF (from 2022): device offset percentages of covered procedures, with the OPPS APC and "
           "rate they are computed from; the device portion is removed from the ASC rate of device-intensive "
           "procedures.", ("hcpcs",), (
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
-        Col("marker", "VARCHAR", "the unnamed marker column next to the code ('*', '**'), explained by the NOTE rows"),
-        Col("short_descriptor", "VARCHAR", "short descriptor"),
-        Col("payment_indicator", "VARCHAR", "ASC payment indicator (PI); see status_indicator"),
-        Col("apc", "VARCHAR", "OPPS APC of the procedure, 4 characters (NULL when none)"),
-        Col("apc_device_offset_percent", _PERCENT, "the APC's device offset percentage (95.49 = 95.49 %), where "
-                                                   "the addendum has the column (from 2025)"),
-        Col("opps_payment_rate", _MONEY, "OPPS national payment rate of the procedure, dollars"),
-        Col("device_offset_percent", _PERCENT, "device offset percentage of the procedure (95.49 = 95.49 %)"),
-        Col("device_offset_amount", _MONEY, "device offset amount (CMS: 'Device Portion'), dollars"),
+        "hcpcs", "marker", "short_descriptor", "payment_indicator",
+        Col("apc", own_doc="OPPS APC of the procedure, 4 characters with leading zeros (NULL when none)"),
+        "apc_device_offset_percent", "opps_payment_rate", "device_offset_percent", "device_offset_amount",
     )),
     Table("asc_excluded", "asc", "release x HCPCS",
-          "ASC Addendum EE: surgical procedures excluded from payment in an ASC.", ("hcpcs",), (
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
-        Col("short_descriptor", "VARCHAR", "short descriptor"),
-    )),
+          "ASC Addendum EE: surgical procedures excluded from payment in an ASC.", ("hcpcs",),
+          ("hcpcs", "short_descriptor")),
     Table("status_indicator", "*", "release x setting x code",
           "What each status or payment indicator means, by setting: PFS status codes (curated from the PFS record "
           "layout), OPPS status indicators (curated Addendum D1), ASC payment indicators (Addendum DD1, or the curated "
           "CY2020 DD1 for releases posted without it) and ASC comment indicators (DD2), each with the release that "
-          "defined it.", ("setting", "code"), (
-        Col("setting", "VARCHAR", "pfs_status, opps_si, asc_pi or asc_ci"),
-        Col("code", "VARCHAR", "the indicator, e.g. A, N, J1, N1"),
-        Col("definition", "VARCHAR", "its definition, as CMS words it (or as the cited curated file has it)"),
-    )),
+          "defined it.", ("setting", "code"), ("setting", "code", "definition")),
     Table("vendor_guide_row", "vendor", "guide x code x field x page x value",
           "Figures read from a device maker's coding guide (PDF): one row per code, field, page and value.",
           ("hcpcs", "field", "page", "value"), (
-        Col("guide", "VARCHAR", "the guide's file name"),
-        Col("guide_year", "INTEGER", "the year the guide states (or that was given on import)"),
-        Col("guide_conversion_factor", "DECIMAL(9,4)", "the conversion factor the guide states, if any"),
-        Col("page", "INTEGER", "1-based page the figure is printed on"),
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code ('+' add-on marker and footnote marks removed)"),
-        Col("add_on", "BOOLEAN", "the guide prints the code as an add-on code ('+')"),
-        Col("field", "VARCHAR", "work_rvu, total_rvu_facility, total_rvu_non_facility, payment_facility, "
-                                "payment_non_facility, asc_payment, asc_payment_indicator, opps_payment, "
-                                "opps_status_indicator, mue or not_reported_with"),
-        Col("value", "VARCHAR", "the figure, normalised (927, 1026.07, N1)"),
-        Col("raw", "VARCHAR", "the text as printed ($1,026.07*)"),
+        "guide", "guide_year", "guide_conversion_factor", "page",
+        Col("hcpcs", more="('+' add-on marker and footnote marks removed)"), "add_on", "field", "value", "raw",
     )),
     Table("vendor_guide_check", "vendor", "guide x code x field x page x value",
           "Each figure of a guide compared with cmsref's CMS data of the guide's year (at import time).",
           ("hcpcs", "field", "page", "guide_value"), (
-        Col("guide", "VARCHAR", "the guide's file name"),
-        Col("page", "INTEGER", "page of the figure"),
-        Col("hcpcs", "VARCHAR", "HCPCS / CPT code"),
-        Col("field", "VARCHAR", "the figure (see vendor_guide_row.field)"),
-        Col("guide_value", "VARCHAR", "the guide's figure, normalised"),
-        Col("guide_raw", "VARCHAR", "the guide's figure as printed"),
-        Col("cms_value", "VARCHAR", "the CMS figure it was compared with (NULL when there is none)"),
-        Col("status", "VARCHAR", "match, mismatch, other period (only another year's CMS data is loaded: never a "
-                                 "match), not in CMS data or not comparable"),
-        Col("cms_release", "VARCHAR", "the CMS release compared with, e.g. pfs/2024B/r1"),
-        Col("note", "VARCHAR", "why, e.g. 'guide rounds to whole dollars; CMS 927.06 rounds to 927'"),
+        "guide", Col("page", own_doc="page of the figure"), "hcpcs",
+        "field", "guide_value", "guide_raw", "cms_value", "status",
+        "cms_release", Col("note", "check_note"),
     )),
     Table("addon_code_edit", "aoc", "release x add-on code x primary code",
           "NCCI add-on code (AOC) edits: which primary codes an add-on code may be billed with. Type 1: only the "
           "listed primaries; type 2: no list, the contractor defines the primaries; type 3: the listed primaries "
           "and others the contractor allows.",
           ("addon_code", "primary_code", "edit_effective_date"), (
-        Col("addon_code", "VARCHAR", "the add-on HCPCS / CPT code (CPT marks it '+')"),
-        Col("primary_code", "VARCHAR", "an allowed primary code; 'CCCCC' stands for the primaries the contractor "
-                                       "defines (type 2)"),
-        Col("edit_type", "INTEGER", "AOC edit type 1, 2 or 3 (formerly I, II, III)"),
-        Col("edit_effective_date", "DATE", "first date of service the edit applies to (file: AOC_Edit_EffDT, "
-                                           "Julian yyyyddd)"),
-        Col("edit_deletion_date", "DATE", "last date of service the edit applies to (AOC_Edit_DelDT; NULL: not "
-                                          "deleted); 2025365 = 2025-12-31 means it ends with that day"),
-        Col("addon_deletion_date", "DATE", "last date of service of the add-on code itself (AOC_DelDT; NULL: not "
-                                           "deleted)"),
-        Col("primary_deletion_date", "DATE", "last date of service of the primary code (Primary_Code_DelDT; NULL: "
-                                             "not deleted)"),
-        Col("special_instruction_notes", "VARCHAR", "CMS's special instructions for the edit, as printed"),
+        "addon_code", "primary_code", "edit_type", "edit_effective_date", "edit_deletion_date",
+        "addon_deletion_date", "primary_deletion_date", "special_instruction_notes",
+    )),
+    Table("zip_locality", "zip", "release (quarter) x ZIP code",
+          "CMS's ZIP code to carrier locality file: the Medicare carrier (MAC) and PFS pricing locality of every "
+          "5-digit ZIP code, for the quarter of its release. A ZIP code with needs_plus_four spans localities: its "
+          "locality depends on the ZIP+4 (CMS's ZIP9 file) and cmsref never prices it from this row.", ("zip5",), (
+        "zip5", "state",
+        Col("mac", more="(CMS calls it carrier); with locality, a key of pfs_gpci"),
+        Col("locality", own_doc="PFS pricing locality number, 2 characters"),
+        "rural_indicator", "lab_cb_locality", "needs_plus_four", "part_b_payment_indicator", "year_quarter",
     )),
 ]}
 

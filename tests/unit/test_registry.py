@@ -1,6 +1,6 @@
-"""The table registry (core/tables.py) is the one source of a published column's type and a table's key: the
-parse, the suites and the docs follow a change made there, and a layout cannot state its own decimals for a
-published column."""
+"""The field registry (core/fields.py) is the one source of a value's type and shape, the table registry
+(core/tables.py) of a table's fields and key: the parse, the suites, the CLI and the server's checks and the docs
+follow a change made there, and a layout cannot state its own decimals or key pattern."""
 
 import dataclasses
 from decimal import Decimal
@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from core.errors import CatalogError, ParseError
+from core.fields import FIELDS
 from expectations.common import key_checks
 from tests.builders import write_csv
 from transform import layout as layout_engine
@@ -22,16 +23,25 @@ ROWS = [["90371", "Hep b ig im", "K", "1630", "", "$115.936", ".", "$23.1872"],
         ["J0179", "Inj, brolucizumab-dbll, 1 mg", "K", "9340", "", "$317.583333333", ".", "$63.516666667"]]
 
 
+class Registry:
+    """Changes to the field and table registries for one test (monkeypatched: undone after it)."""
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+
+    def field(self, name: str, **changes):
+        self.monkeypatch.setitem(FIELDS, name, dataclasses.replace(FIELDS[name], **changes))
+        layout_engine.load_layouts.cache_clear()
+
+    def key(self, table: str, key: tuple[str, ...]):
+        self.monkeypatch.setitem(schema.TABLES, table, dataclasses.replace(schema.TABLES[table], key=key))
+
+
 @pytest.fixture
 def registry(monkeypatch):
-    """Change the registry for one test; the layout cache is cleared before and after."""
-    def change(table: str, **columns_or_key):
-        t = schema.TABLES[table]
-        key = columns_or_key.pop("key", t.key)
-        cols = tuple(dataclasses.replace(c, type=columns_or_key.get(c.name, c.type)) for c in t.columns)
-        monkeypatch.setitem(schema.TABLES, table, dataclasses.replace(t, key=key, columns=cols))
-        layout_engine.load_layouts.cache_clear()
-    yield change
+    """Change the registries for one test; the layout cache is cleared before and after."""
+    layout_engine.load_layouts.cache_clear()
+    yield Registry(monkeypatch)
     layout_engine.load_layouts.cache_clear()
 
 
@@ -47,7 +57,8 @@ def test_published_decimals_come_from_the_registry(tmp_path):
 
 
 def test_a_change_in_the_registry_changes_the_parse_the_suite_and_the_docs(tmp_path, registry):
-    registry("opps_addendum_b", payment_rate="DECIMAL(12,2)", key=("hcpcs", "apc"))
+    registry.field("stated_payment_rate", type="DECIMAL(12,2)")  # the field of opps_addendum_b.payment_rate
+    registry.key("opps_addendum_b", ("hcpcs", "apc"))
     # the parse: a rate with 3 decimals no longer fits and is refused with its row
     with pytest.raises(ParseError, match=r"row 3, column payment_rate: '115.936' has more than 2 decimals"):
         addendum_b(tmp_path)
@@ -86,3 +97,20 @@ def test_a_layout_cannot_restate_the_decimals_of_a_published_column(tmp_path, mo
             load_layouts("opps")
     finally:
         layout_engine.load_layouts.cache_clear()
+
+
+def test_a_table_naming_an_unknown_field_is_refused_with_the_table_and_the_field():
+    with pytest.raises(CatalogError, match=r"^table 'demo' names field 'hcpc', which core/fields.py does not define"):
+        schema.Table("demo", "pfs", "code", "A demo.", ("hcpcs",), ("hcpcs", "hcpc"))
+    with pytest.raises(CatalogError, match=r"names field 'cpt_code'"):
+        schema.Table("demo", "pfs", "code", "A demo.", ("hcpcs",), (schema.Col("hcpcs", "cpt_code"),))
+
+
+def test_a_column_is_its_field_with_the_table_s_own_words_where_it_means_something_narrower():
+    opps_b, gpci, locco = (schema.TABLES[t] for t in ("opps_addendum_b", "pfs_gpci", "pfs_locality"))
+    assert opps_b.column("hcpcs").doc == FIELDS["hcpcs"].doc == "HCPCS / CPT code, text (leading zeros kept)"
+    assert (opps_b.column("payment_rate").type, schema.TABLES["asc_addendum_aa"].column("payment_rate").type) == (
+        "DECIMAL(18,9)", "DECIMAL(12,2)")
+    assert opps_b.column("apc").doc == FIELDS["apc"].doc + " (NULL when none)"
+    assert (gpci.column("state").doc, locco.column("state").doc) == ("state abbreviation", "state name")
+    assert schema.TABLES["pfs_opps_cap"].column("procedure_status").doc == "PFS status code of the procedure"
