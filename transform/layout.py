@@ -25,6 +25,13 @@ Layout keys (the PFS ones are described at the top of layouts/pfs.toml); added f
   [kind] title           regex (re.search, case-insensitive, whitespace collapsed) on the title rows above the
                          header that says which kind of file this is (`ADDENDUM DD2\b`): a file is read with the
                          layout its title names, whatever its file name says (see `identify`)
+
+A layout and its table (core/tables.py) agree column for column, or `load_layouts` refuses the layout:
+  [[kind.columns]] published     false: the column is read for the transform (a check, a column derived from it:
+                                 MUE's adjudication indicator, ANES's locality name) and is not a column of the
+                                 table; every other column of the layout must be a column of the table
+  [kind] filled_by_transform     columns of the table that transform/<family>.py fills in code (MUE's service_type,
+                         mai, mai_label); every column of the table is a column of the layout or named here
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class Column:
     null_values: tuple[str, ...] = ()
     round: bool = False
     upper: bool = False
+    published: bool = True  # False: read for the transform (a check, a derived column), not a column of the table
 
     def exists_in(self, year: int) -> bool:
         return self.since is None or year >= self.since
@@ -113,6 +121,7 @@ class FileLayout:
     title: str | None = None
     family: str = ""
     format_differences: tuple[FormatDifference, ...] = ()
+    filled_by_transform: tuple[str, ...] = ()  # columns of the table that transform/<family>.py fills, not the file
 
     def columns_for(self, year: int) -> list[Column]:
         return [c for c in self.columns if c.exists_in(year)]
@@ -150,6 +159,12 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
             if published is not None and published.scale is not None and "scale" in c:
                 raise CatalogError(f"layout {kind!r} in {path}: column {c['name']!r} takes its decimals from "
                                    f"core/tables.py ({published.type}); remove its `scale`")
+            if not isinstance(c.get("published", True), bool):
+                raise CatalogError(f"layout {kind!r} in {path}: column {c.get('name')!r}: `published` is true or "
+                                   f"false")
+        filled = spec.get("filled_by_transform", [])
+        if not isinstance(filled, list) or not all(isinstance(n, str) for n in filled):
+            raise CatalogError(f"layout {kind!r} in {path}: `filled_by_transform` is a list of column names")
         try:
             columns = tuple(
                 Column(
@@ -164,6 +179,7 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
                     optional=c.get("optional", False), after=c.get("after"),
                     remove_chars=c.get("remove_chars", ""), null_values=tuple(c.get("null_values", ())),
                     round=c.get("round", False), upper=c.get("upper", False),
+                    published=c.get("published", True),
                 )
                 for c in spec["columns"]
             )
@@ -180,6 +196,7 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
                 drop_exact_duplicates=spec.get("drop_exact_duplicates", False),
                 sheet=delimited.get("sheet"), ignore=tuple(spec.get("ignore", ())), title=spec.get("title"),
                 family=family, format_differences=_format_differences(path, kind, spec, columns),
+                filled_by_transform=tuple(spec.get("filled_by_transform", ())),
             )
         except (KeyError, TypeError) as exc:
             raise CatalogError(f"layout {kind!r} in {path} is incomplete: missing {exc}") from None
@@ -190,7 +207,36 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
         bad_after = [c.name for c in columns if c.after and (c.after not in names or c.after == c.name)]
         if bad_after:
             raise CatalogError(f"layout {kind!r} in {path}: `after` names no other column for {bad_after}")
+        _check_table_columns(path, layouts[kind], registry)
     return layouts
+
+
+def _check_table_columns(path: Path, layout: FileLayout, registry) -> None:
+    """Every column of the layout is a column of its table or declared `published = false`, and every column of the
+    table is filled by the layout or named in `filled_by_transform`: a column is never dropped or NULL silently."""
+    where = f"layout {layout.kind!r} in {path}"
+    entry = f"[[{layout.kind}.columns]]"
+    for c in layout.columns:
+        if c.published and registry.column(c.name) is None:
+            raise CatalogError(f"{where}: column {c.name!r} is not a column of table {layout.table!r} "
+                               f"(core/tables.py); add `published = false` to its {entry} entry if the transform "
+                               f"only reads it, or add it to the table")
+        if not c.published and registry.column(c.name) is not None:
+            raise CatalogError(f"{where}: column {c.name!r} is a column of table {layout.table!r}; remove "
+                               f"`published = false` from its {entry} entry")
+    read = {c.name for c in layout.columns}
+    for name in layout.filled_by_transform:
+        if registry.column(name) is None:
+            raise CatalogError(f"{where}: `filled_by_transform` names {name!r}, not a column of table "
+                               f"{layout.table!r} (core/tables.py); remove it from `filled_by_transform`")
+        if name in read:
+            raise CatalogError(f"{where}: column {name!r} is both a {entry} entry and in `filled_by_transform`; "
+                               f"keep one")
+    for col in registry.columns:
+        if col.name not in read and col.name not in layout.filled_by_transform:
+            raise CatalogError(f"{where}: column {col.name!r} of table {layout.table!r} is filled by neither the "
+                               f"layout nor the transform; add a {entry} entry for it, or name it in "
+                               f"`filled_by_transform` under [{layout.kind}] if transform/{layout.family}.py fills it")
 
 
 def _format_differences(path: Path, kind: str, spec: dict, columns) -> tuple[FormatDifference, ...]:
