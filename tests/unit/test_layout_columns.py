@@ -2,7 +2,9 @@
 a column of its table (and not declared `published = false`), or a table column that neither the layout nor the
 transform fills (`filled_by_transform`), is refused with one line naming the layout file, the kind and the column."""
 
+import json
 import re
+import tomllib
 
 import pytest
 
@@ -10,8 +12,10 @@ from core.errors import CatalogError
 from extract.catalog import datasets, load_dataset
 from transform import layout as layout_engine
 
-# asc_excluded has two columns: hcpcs and short_descriptor
-HEAD = "[ee]\ntable = \"asc_excluded\"\ndata_key = \"hcpcs\"\nkey_pattern = '^[0-9A-Z]{5}$'\n"
+# asc_excluded has two columns: hcpcs and short_descriptor. The head of the shipped [ee] layout without its columns
+# (its table, data_key and how it finds the data rows).
+SHIPPED_EE = tomllib.loads((layout_engine.LAYOUT_DIR / "asc.toml").read_text(encoding="utf-8"))["ee"]
+HEAD = "[ee]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in SHIPPED_EE.items() if isinstance(v, str))
 HCPCS = "[[ee.columns]]\nname = \"hcpcs\"\nheader = 'HCPCS'\ntype = \"code\"\n"
 DESCRIPTOR = "[[ee.columns]]\nname = \"short_descriptor\"\nheader = 'SHORT DESCRIPTOR'\ntype = \"text\"\n"
 LONG = "[[ee.columns]]\nname = \"long_descriptor\"\nheader = 'LONG DESCRIPTOR'\ntype = \"text\"\n"
