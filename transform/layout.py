@@ -188,7 +188,7 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
             layouts[kind] = FileLayout(
                 kind=kind, table=spec["table"], key=tuple(c.name for c in columns if c.name in registry.key),
                 data_key=spec["data_key"],
-                key_pattern=spec["key_pattern"], columns=columns,
+                key_pattern=_key_pattern(path, kind, spec, registry, columns), columns=columns,
                 anchor=delimited.get("anchor"), anchor_column=delimited.get("anchor_column", 0),
                 header_rows=delimited.get("header_rows", 1),
                 txt_years=tuple(fixed["years"]) if "years" in fixed else None,
@@ -237,6 +237,24 @@ def _check_table_columns(path: Path, layout: FileLayout, registry) -> None:
             raise CatalogError(f"{where}: column {col.name!r} of table {layout.table!r} is filled by neither the "
                                f"layout nor the transform; add a {entry} entry for it, or name it in "
                                f"`filled_by_transform` under [{layout.kind}] if transform/{layout.family}.py fills it")
+
+
+def _key_pattern(path: Path, kind: str, spec: dict, registry, columns) -> str:
+    """The pattern every data row's `data_key` matches: the pattern of its field in core/fields.py (or of the field
+    `key_field` names, where the file's key is narrower), with the shorter digits of a column read with `pad`."""
+    from core.fields import FIELDS  # the field registry: the one source of a value's pattern
+
+    where = f"layout {kind!r} in {path}"
+    if "key_pattern" in spec:
+        raise CatalogError(f"{where}: the key pattern comes from the field of `data_key` in core/fields.py; remove "
+                           f"`key_pattern` (name a narrower field with `key_field`)")
+    column = registry.column(spec.get("data_key"))
+    name = spec.get("key_field", column.field if column else None)
+    if FIELDS.get(name) is None or FIELDS[name].pattern is None:
+        raise CatalogError(f"{where}: `data_key` {spec.get('data_key')!r} (field {name!r}) has no pattern in "
+                           f"core/fields.py to find the data rows with; name a field that has one with `key_field`")
+    pad = next((c.pad for c in columns if c.name == spec["data_key"]), None)
+    return FIELDS[name].source_pattern(pad)
 
 
 def _format_differences(path: Path, kind: str, spec: dict, columns) -> tuple[FormatDifference, ...]:

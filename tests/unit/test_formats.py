@@ -162,7 +162,7 @@ def test_layout_refuses_a_format_difference_it_cannot_apply(tmp_path, monkeypatc
 
     entry = {"why": "CMS cuts it", "seen_in": ["25LOCCO.txt"], **entry}
     (tmp_path / "fmtcase.toml").write_text(
-        "[locco]\ntable = \"pfs_locality\"\ndata_key = \"mac\"\nkey_pattern = '^[0-9]+$'\n"
+        "[locco]\ntable = \"pfs_locality\"\ndata_key = \"mac\"\n"
         "[[locco.columns]]\nname = \"mac\"\nheader = 'MAC'\ntype = \"code\"\n"
         "[[locco.columns]]\nname = \"counties\"\nheader = 'COUNTIES'\ntype = \"text\"\n"
         "[[locco.format_differences]]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in entry.items()))

@@ -3,6 +3,7 @@
 follow a change made there, and a layout cannot state its own decimals or key pattern."""
 
 import dataclasses
+import re
 from decimal import Decimal
 
 import pytest
@@ -114,3 +115,32 @@ def test_a_column_is_its_field_with_the_table_s_own_words_where_it_means_somethi
     assert opps_b.column("apc").doc == FIELDS["apc"].doc + " (NULL when none)"
     assert (gpci.column("state").doc, locco.column("state").doc) == ("state abbreviation", "state name")
     assert schema.TABLES["pfs_opps_cap"].column("procedure_status").doc == "PFS status code of the procedure"
+
+
+def test_a_layout_finds_data_rows_with_its_key_field_s_pattern(tmp_path, registry):
+    pfs, asc = load_layouts("pfs"), load_layouts("asc")
+    assert load_layouts("opps")["addendum_b"].key_pattern == "^(?:[0-9A-Z]{5})$"
+    # MAC and APC are read with `pad`: CMS's copies without the leading zeros are data rows too
+    assert [bool(re.fullmatch(pfs["gpci"].key_pattern, v)) for v in ("1182", "01182", "011823", "")] == [
+        True, True, False, False]
+    assert (asc["dd1"].key_pattern, asc["dd2"].key_pattern) == ("^(?:[A-Z][0-9])$", "^(?:[A-Z]{2})$")
+    registry.field("hcpcs", pattern="[0-9]{5}")
+    assert load_layouts("opps")["addendum_b"].key_pattern == "^(?:[0-9]{5})$"
+    assert addendum_b(tmp_path).frame["hcpcs"].to_list() == ["90371"]  # J0179 is no longer a data row
+
+
+@pytest.mark.parametrize("change, problem", [
+    (("data_key = \"hcpcs\"\n", "data_key = \"hcpcs\"\nkey_pattern = '^[0-9A-Z]{5}$'\n"),
+     "the key pattern comes from the field of `data_key` in core/fields.py; remove `key_pattern`"),
+    (("data_key = \"hcpcs\"\n", "data_key = \"hcpcs\"\nkey_field = \"short_descriptor\"\n"),
+     "`data_key` 'hcpcs' (field 'short_descriptor') has no pattern in core/fields.py"),
+])
+def test_a_layout_cannot_state_its_own_key_pattern(tmp_path, monkeypatch, change, problem):
+    (tmp_path / "opps.toml").write_text((layout_engine.LAYOUT_DIR / "opps.toml").read_text().replace(*change, 1))
+    monkeypatch.setattr(layout_engine, "LAYOUT_DIR", tmp_path)
+    layout_engine.load_layouts.cache_clear()
+    try:
+        with pytest.raises(CatalogError, match=re.escape(problem)):
+            load_layouts("opps")
+    finally:
+        layout_engine.load_layouts.cache_clear()
