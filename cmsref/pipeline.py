@@ -22,7 +22,7 @@ from core import settings
 from core.errors import CatalogError
 from extract.catalog import DatasetSpec, ReleaseSpec, datasets as all_datasets, load_dataset
 from extract.fetch import SourceFile, fetch_release, local_source, releases_in_mirror
-from transform import aoc, asc, formats, mue, opps, pfs, vendor
+from transform import aoc, asc, formats, mue, opps, pfs, vendor, zip_locality
 from transform.tables import ReleaseTables
 from core.tables import TABLES
 from warehouse.publish import (BuiltRelease, PublishResult, build_lock, connect, publish,
@@ -45,7 +45,7 @@ def _vendor_transform(spec, release, files):
 
 TRANSFORMS = {"pfs": pfs.transform_release, "mue": mue.transform_release,  # dataset -> its transform
               "aoc": aoc.transform_release, "asc": asc.transform_release, "opps": opps.transform_release,
-              "vendor": _vendor_transform}
+              "vendor": _vendor_transform, "zip": zip_locality.transform_release}
 
 
 def default_datasets(mirror: Path | None, periods: list[str] | None = None) -> list[str]:
@@ -245,11 +245,42 @@ def previous_work_rvus(db: Path, built: list[BuiltRelease], spec: DatasetSpec, r
     return frame, period
 
 
+def gpci_in_effect(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec
+                   ) -> tuple[pl.DataFrame | None, str | None]:
+    """For a ZIP locality release: (mac, locality of the PFS GPCI file in effect on its first day, that PFS period),
+    from this build or the latest data version, whichever release took effect later; (None, None) when no loaded PFS
+    release with a GPCI file covers the day (the check against it is then not made)."""
+    if spec.name != "zip":
+        return None, None
+    day = release.effective_from
+    candidates = [(b.effective_from, b.period, b.tables["pfs_gpci"].select("mac", "locality")) for b in built
+                  if b.dataset == "pfs" and "pfs_gpci" in b.tables and b.effective_from <= day
+                  and b.effective_from.year == day.year
+                  and (b.stated_effective_to is None or day < b.stated_effective_to)]
+    if db.exists():
+        con = connect(db, read_only=True)
+        try:
+            rows = con.execute("SELECT effective_from, period, mac, locality FROM pfs_gpci_on(?)", [day]).fetchall()
+            if rows:
+                frame = pl.DataFrame([r[2:] for r in rows], orient="row",
+                                     schema={"mac": pl.String, "locality": pl.String})
+                candidates.append((rows[0][0], rows[0][1], frame))
+        except duckdb.Error as exc:  # a warehouse without PFS views: nothing to compare with
+            log.warning("%s: no GPCI file to compare the localities with (%s)", release.label, exc)
+        finally:
+            con.close()
+    if not candidates:
+        return None, None
+    _, period, frame = max(candidates, key=lambda c: c[0])
+    return frame, period
+
+
 def targets(datasets: list[str] | None, periods: list[str] | None, mirror: Path | None
             ) -> list[tuple[DatasetSpec, ReleaseSpec]]:
-    """The releases a build covers, oldest first (see default_datasets and select_releases)."""
+    """The releases a build covers, oldest first (see default_datasets and select_releases); a ZIP locality release
+    after the PFS release of the same day, whose GPCI localities it is checked against (gpci_in_effect)."""
     chosen = select_releases(datasets or default_datasets(mirror, periods), periods or [], mirror)
-    return sorted(chosen, key=lambda x: x[1].effective_from)
+    return sorted(chosen, key=lambda x: (x[1].effective_from, x[0].name == "zip"))
 
 
 def publish_built(db: Path, built: list[BuiltRelease], unchanged: list[str]) -> PublishResult:
@@ -302,7 +333,8 @@ def _run(datasets, periods, mirror, db, steps) -> PublishResult:
         prev, prev_period = previous_rows(db, built, spec, release)
         built.append(steps.validate(spec, release, files, tables, prev, prev_period, settings.reports_dir(),
                                     {"localities": previous_localities(db, built, spec, release),
-                                     "work_rvu": previous_work_rvus(db, built, spec, release)}))
+                                     "work_rvu": previous_work_rvus(db, built, spec, release),
+                                     "gpci": gpci_in_effect(db, built, spec, release)}))
     return steps.publish(db, built, unchanged)
 
 

@@ -8,7 +8,7 @@ import polars as pl
 
 from expectations import (addon_code_edit, asc_addendum_aa, asc_addendum_bb, asc_device_offset, asc_excluded, conversion_factor, mue,
                           opps_addendum_a, opps_addendum_b, pfs_anesthesia_cf, pfs_gpci, pfs_locality, pfs_opps_cap, pfs_rvu,
-                          status_indicator, vendor_guide_check, vendor_guide_row)
+                          status_indicator, vendor_guide_check, vendor_guide_row, zip_locality)
 from expectations import consistency, cross_file
 from expectations.common import SuiteContext
 from expectations.runner import SuiteResult, run_suite
@@ -32,6 +32,7 @@ SUITES = {
     "status_indicator": status_indicator.suite,
     "vendor_guide_row": vendor_guide_row.suite,
     "vendor_guide_check": vendor_guide_check.suite,
+    "zip_locality": zip_locality.suite,
 }
 LINEAGE_COLUMNS = tuple(c.name for c in LINEAGE)  # source_sha256, source_row: not validated as values
 
@@ -70,6 +71,7 @@ def validate_tables(tables: dict[str, pl.DataFrame], *, dataset: str, period: st
             checks, warnings = SUITES[name](part, ctx)
             results.append(run_suite(part, label, checks, release=f"{dataset}:{period}", warnings=warnings))
     for label, frame, checks in (consistency.release_checks(tables, previous_data)
-                                 + cross_file.release_checks(tables)):
+                                 + cross_file.release_checks(tables)
+                                 + zip_locality.release_checks(tables, previous_data)):
         results.append(run_suite(frame, label, checks, release=f"{dataset}:{period}"))
     return results
