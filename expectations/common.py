@@ -7,9 +7,6 @@ from dataclasses import dataclass
 import great_expectations as gx
 
 E = gx.expectations
-HCPCS_RE = r"^[0-9A-Z]{5}$"  # CPT (5 digits or 4 digits + F/T/U) and HCPCS Level II (letter + 4 digits)
-MAC_RE = r"^[0-9]{5}$"
-LOCALITY_RE = r"^[0-9]{2}$"
 RVU_MAX = 10_000  # no real RVU comes near; a parse that shifted columns into an RVU does
 
 
@@ -55,12 +52,27 @@ def key_checks(table: str, column_set: bool = True, derived: tuple[str, ...] = (
     return checks
 
 
+def field_checks(table: str, *columns: str) -> list:
+    """The value checks of the named columns, asked of their fields (core/fields.py): the pattern a value matches in
+    full, and the values the field takes. A column whose field has neither is refused (there is nothing to check)."""
+    from core.tables import TABLES
+
+    checks = []
+    for name in columns:
+        field = TABLES[table].column(name).spec
+        if field.pattern is None and field.values is None:
+            raise ValueError(f"{table}.{name}: its field {field.name!r} has no pattern or values in core/fields.py")
+        if field.pattern is not None:
+            checks.append(E.ExpectColumnValuesToMatchRegex(column=name, regex=field.regex))
+        if field.values is not None:
+            checks.append(E.ExpectColumnValuesToBeInSet(column=name, value_set=list(field.values)))
+    return checks
+
+
 def non_negative(columns: list[str], high: float) -> list:
     return [E.ExpectColumnValuesToBeBetween(column=c, min_value=0, max_value=high) for c in columns]
 
 
 def locality_grain(table: str, ctx: SuiteContext) -> list:
     """Tables with one row per MAC x locality (about 109 localities): key, row count and code formats."""
-    return [*key_checks(table), *row_count(ctx, 100, 120),
-            E.ExpectColumnValuesToMatchRegex(column="mac", regex=MAC_RE),
-            E.ExpectColumnValuesToMatchRegex(column="locality", regex=LOCALITY_RE)]
+    return [*key_checks(table), *row_count(ctx, 100, 120), *field_checks(table, "mac", "locality")]

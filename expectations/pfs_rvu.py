@@ -2,10 +2,8 @@
 
 import polars as pl
 
-from expectations.common import E, HCPCS_RE, RVU_MAX, SuiteContext, key_checks, non_negative, row_count
+from expectations.common import E, RVU_MAX, SuiteContext, field_checks, key_checks, non_negative, row_count
 
-# PFS status codes (record layout, Attachment A, RVU24B.pdf / RVU25D.pdf)
-STATUS_CODES = list("ABCDEFGHIJMNPRTX")
 RVU_COLUMNS = ["work_rvu", "non_facility_pe_rvu", "facility_pe_rvu", "mp_rvu", "non_facility_total_rvu",
                "facility_total_rvu", "opps_non_facility_pe_rvu", "opps_facility_pe_rvu", "opps_mp_rvu"]
 
@@ -29,11 +27,9 @@ def suite(frame, ctx: SuiteContext):
     # PPRRVU grows 1-3 % a year (17,600 in 2022A, 19,090 in 2025D): a file cut short by 5 % is not a new release
     checks += row_count(ctx, 15_000, 25_000, drift=0.04)
     checks += [
-        E.ExpectColumnValuesToMatchRegex(column="hcpcs", regex=HCPCS_RE),
-        E.ExpectColumnValuesToMatchRegex(column="modifier", regex=r"^(?:[0-9A-Z]{2})?$"),
-        E.ExpectColumnValuesToBeInSet(column="status_code", value_set=STATUS_CODES),
+        *field_checks("pfs_rvu", "hcpcs", "modifier", "status_code"),
         E.ExpectColumnValuesToNotBeNull(column="status_code"),
-        E.ExpectColumnValuesToBeInSet(column="global_days", value_set=["000", "010", "090", "MMM", "XXX", "YYY", "ZZZ"]),
+        *field_checks("pfs_rvu", "global_days"),
         E.ExpectColumnValuesToNotBeNull(column="conversion_factor"),
         E.ExpectColumnValuesToBeBetween(column="conversion_factor", min_value=10, max_value=100),
     ]
@@ -50,6 +46,5 @@ def suite(frame, ctx: SuiteContext):
         E.ExpectColumnMeanToBeBetween(column="work_rvu", min_value=2, max_value=8),
         E.ExpectColumnMeanToBeBetween(column="mp_rvu", min_value=0.2, max_value=2),
     ]
-    warnings = [E.ExpectColumnValuesToBeInSet(column="non_facility_na_indicator", value_set=["NA"]),
-                E.ExpectColumnValuesToBeInSet(column="facility_na_indicator", value_set=["NA"])]
+    warnings = field_checks("pfs_rvu", "non_facility_na_indicator", "facility_na_indicator")
     return checks, warnings

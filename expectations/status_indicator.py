@@ -1,13 +1,12 @@
 """Expectation suite for status_indicator (indicator definitions of a release)."""
 
-from expectations.common import E, SuiteContext, key_checks
+from expectations.common import E, SuiteContext, field_checks, key_checks
 
 
 def suite(frame, ctx: SuiteContext):
     checks = key_checks("status_indicator")
     checks += [
-        E.ExpectColumnValuesToBeInSet(column="setting", value_set=["pfs_status", "opps_si", "asc_pi", "asc_ci"]),
-        E.ExpectColumnValuesToMatchRegex(column="code", regex=r"^[0-9A-Z]{1,2}$"),
+        *field_checks("status_indicator", "setting", "code"),
         E.ExpectColumnValuesToNotBeNull(column="definition"),
         E.ExpectTableRowCountToBeBetween(min_value=2, max_value=200),
     ]

@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import CatalogError, ParseError
 from core.fields import FIELDS
-from expectations.common import key_checks
+from expectations.common import field_checks, key_checks
 from tests.builders import write_csv
 from transform import layout as layout_engine
 from transform.layout import load_layouts, parse_file
@@ -144,3 +144,38 @@ def test_a_layout_cannot_state_its_own_key_pattern(tmp_path, monkeypatch, change
             load_layouts("opps")
     finally:
         layout_engine.load_layouts.cache_clear()
+
+
+def gpci(n=109):
+    import polars as pl
+
+    return pl.DataFrame({
+        "mac": [f"{10000 + i:05d}" for i in range(n)], "state": ["AL"] * n, "locality": ["00"] * n,
+        "locality_name": ["ALABAMA"] * n, "work_gpci": [Decimal("1.000")] * n, "pe_gpci": [Decimal("0.869")] * n,
+        "mp_gpci": [Decimal("0.575")] * n, "source_sha256": ["x"] * n, "source_row": list(range(4, 4 + n))})
+
+
+def validate_gpci(frame):
+    from datetime import date
+
+    from expectations.suites import validate_tables
+
+    return validate_tables({"pfs_gpci": frame}, dataset="pfs", period="2024B", effective_from=date(2024, 4, 1))[0]
+
+
+def test_the_suites_check_values_with_their_fields_patterns_and_values(registry):
+    assert validate_gpci(gpci()).success
+    registry.field("mac", pattern="[0-9]{4}")
+    registry.field("state", values=("AK",))
+    failed = [(o.expectation, o.column) for o in validate_gpci(gpci()).failures()]
+    assert failed == [("expect_column_values_to_match_regex", "mac"), ("expect_column_values_to_be_in_set", "state")]
+    # every table holding the field follows, under its own column name
+    registry.field("status_code", values=("A", "R", "T"))
+    regex, in_set = field_checks("pfs_opps_cap", "mac", "procedure_status")
+    assert (regex.column, regex.regex, in_set.column, in_set.value_set) == (
+        "mac", "^(?:[0-9]{4})$", "procedure_status", ["A", "R", "T"])
+
+
+def test_a_suite_cannot_ask_for_the_checks_of_a_field_that_has_none():
+    with pytest.raises(ValueError, match=r"pfs_gpci.locality_name: its field 'locality_name' has no pattern or values"):
+        field_checks("pfs_gpci", "locality_name")
