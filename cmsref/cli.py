@@ -484,13 +484,21 @@ def _write(cols, batches, fmt: str, out) -> int:
     return n
 
 
-def _date(text: str) -> str:
-    from datetime import date
+def _field(name: str):
+    """An argument type that reads a value as core/fields.py's field `name` reads it (the server reads its parameters
+    the same way): the value as published (upper case, zeros restored, ISO date), or one line saying what is wanted."""
+    def parse(text: str) -> str:
+        from core.fields import FIELDS, FieldValueError
 
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date of the form YYYY-MM-DD (e.g. 2024-06-01)") from None
+        try:
+            return FIELDS[name].parse(text)
+        except FieldValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    parse.__name__ = name
+    return parse
+
+
+_date = _field("date_of_service")
 
 
 def _port(text: str) -> int:
@@ -499,29 +507,18 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _hcpcs(text: str) -> str:
-    import re
-
-    if not re.fullmatch(r"[0-9A-Za-z]{5}", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a HCPCS / CPT code (5 letters or digits, e.g. 37252)")
-    return text.upper()
+_hcpcs = _field("hcpcs")
+_modifier = _field("modifier")
 
 
-def _modifier(text: str) -> str:
-    import re
+def _locality(text: str) -> tuple[str, str] | None:
+    """MAC:LOC, padded to 5:2 digits; '' is national."""
+    from core.fields import FieldValueError, parse_locality
 
-    if text and not re.fullmatch(r"[0-9A-Za-z]{2}", text):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a modifier (2 letters or digits, e.g. 26, TC)")
-    return text.upper()
-
-
-def _locality(text: str) -> tuple[str, str]:
-    import re
-
-    m = re.fullmatch(r"(\d{1,5}):(\d{1,2})", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"{text!r} is not MAC:LOCALITY (digits, e.g. 01182:18)")
-    return m.group(1).zfill(5), m.group(2).zfill(2)
+    try:
+        return parse_locality(text)
+    except FieldValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cell(text: str, width: int = 60) -> str:

@@ -179,3 +179,21 @@ def test_the_suites_check_values_with_their_fields_patterns_and_values(registry)
 def test_a_suite_cannot_ask_for_the_checks_of_a_field_that_has_none():
     with pytest.raises(ValueError, match=r"pfs_gpci.locality_name: its field 'locality_name' has no pattern or values"):
         field_checks("pfs_gpci", "locality_name")
+
+
+def test_the_cli_s_arguments_follow_their_fields(registry):
+    import argparse
+
+    from cmsref import cli
+
+    assert cli._hcpcs("j0179") == "J0179"
+    registry.field("hcpcs", pattern="[0-9]{5}", example="5 digits, e.g. 37252")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^'j0179' is not a HCPCS / CPT code \(5 digits, e.g. 37252\)$"):
+        cli._hcpcs("j0179")
+    registry.field("locality", pattern="[0-9]{3}", pad=3)
+    assert cli._locality("1182:8") == ("01182", "008")
+
+
+def test_the_docs_follow_a_field_s_type_and_description(registry):
+    registry.field("work_rvu", type="DECIMAL(9,3)", doc="physician work RVU (test)")
+    assert "| `work_rvu` | DECIMAL(9,3) | physician work RVU (test) |" in schema_markdown()
