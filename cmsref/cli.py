@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("great_expectations", "prefect", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        # the one place a command's settings are read: options, else the environment (core/settings.py)
+        args.settings = settings.resolve(db=getattr(args, "db", None), mirror=getattr(args, "mirror", None))
         return args.func(args)
     except CmsrefError as exc:
         print(f"cmsref: error: {exc}", file=sys.stderr)
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         if "Corrupt database file" in str(exc):  # DuckDB found a damaged block only when a query read it
-            db = args.dir if getattr(args, "dir", None) else settings.db_path(getattr(args, "db", None))
+            db = args.dir if getattr(args, "dir", None) else getattr(args, "settings", None) and args.settings.db
             from warehouse.publish import RECOVER_DAMAGED
 
             print(f"cmsref: error: {db} is damaged ({str(exc).splitlines()[0]}); nothing was changed: "
@@ -226,11 +228,11 @@ def _build(args) -> int:
     if args.no_prefect:
         from cmsref.pipeline import build
 
-        result = build(datasets, args.period, mirror=args.mirror, db=args.db)
+        result = build(datasets, args.period, cfg=args.settings)
     else:
         from cmsref.pipeline import nothing_new
 
-        result = nothing_new(datasets, args.period, settings.mirror(args.mirror), settings.db_path(args.db))
+        result = nothing_new(datasets, args.period, args.settings)
         if result is None:  # something to build: through the Prefect flow
             if not args.quiet:
                 print("cmsref: starting Prefect's local server for the build flow (the first start migrates its "
@@ -245,8 +247,9 @@ def _build(args) -> int:
 def _export(args) -> int:
     from warehouse.export import export_version
 
-    db = settings.db_path(args.db)
-    to = refuse_owned(args.to, db, option="--to", folder=True)
+    db = args.settings.db
+    to = refuse_owned(args.to, db, option="--to", folder=True, home=args.settings.home,
+                      mirror=args.settings.mirror)
     manifest = export_version(db, args.version, to, args.format, args.without_cpt_descriptors)
     print(f"exported to {manifest.parent} (manifest: {manifest})")
     return 0
@@ -273,7 +276,7 @@ def _verify_version(args) -> int:
     from warehouse.api import open_version
     from warehouse.manifest import coverage, verify_version
 
-    con = open_version(settings.db_path(args.db), args.version, check=False)  # it lists every difference itself
+    con = open_version(args.settings.db, args.version, check=False)  # it lists every difference itself
     try:
         version = con.execute("SELECT pinned_version()").fetchone()[0]
         sha = con.execute("SELECT manifest_sha256 FROM meta.data_versions WHERE data_version = ?", [version]).fetchone()[0]
@@ -344,7 +347,7 @@ def _vendor_reconcile(args) -> int:
     from expectations.reconcile_report import render_report
 
     pdf = Path(args.pdf)
-    report = refuse_owned(args.report, settings.db_path(args.db), option="--report") if args.report else None
+    report = _refuse_owned(args, args.report, "--report") if args.report else None
     extract = extract_guide(pdf, year=args.year)
     con = _open(args)
     try:
@@ -373,14 +376,14 @@ def _vendor_reconcile(args) -> int:
 def _vendor_import(args) -> int:
     from cmsref.pipeline import import_vendor_guide
 
-    print(import_vendor_guide(Path(args.pdf), year=args.year, db=args.db).message)
+    print(import_vendor_guide(Path(args.pdf), year=args.year, cfg=args.settings).message)
     return 0
 
 
 def _open(args, check: bool = True):
     from warehouse.api import open_version
 
-    return open_version(settings.db_path(args.db), getattr(args, "version", None) or "latest", check=check)
+    return open_version(args.settings.db, getattr(args, "version", None) or "latest", check=check)
 
 
 BATCH_ROWS = 10_000  # rows fetched at a time: a result of any size streams through bounded memory
@@ -419,7 +422,12 @@ def _print_sql(args, sql: str, params=None, check: bool = True) -> int:
 def _output(args) -> Path | None:
     """The --output file, checked: never the warehouse, a file beside it, the data folder or the mirror."""
     output = getattr(args, "output", None)
-    return refuse_owned(output, settings.db_path(args.db), option="--output") if output else None
+    return _refuse_owned(args, output, "--output") if output else None
+
+
+def _refuse_owned(args, target, option: str) -> Path:
+    cfg = args.settings
+    return refuse_owned(target, cfg.db, option=option, home=cfg.home, mirror=cfg.mirror)
 
 
 @contextmanager
@@ -532,7 +540,7 @@ def _serve(args) -> int:
 
     from cmsref.serve import run
 
-    db = settings.db_path(args.db)
+    db = args.settings.db
     if not db.exists():
         raise CmsrefError(f"no warehouse at {db}: run `cmsref build` first")
     try:  # said in one line before the server starts, not as the server's traceback

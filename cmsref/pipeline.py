@@ -19,23 +19,28 @@ import duckdb
 import polars as pl
 
 from core import settings
-from core.errors import CatalogError
+from core.errors import CatalogError, CmsrefError, PublishError
+from core.settings import Settings
 from extract.catalog import DatasetSpec, ReleaseSpec, datasets as all_datasets, load_dataset
 from extract.fetch import SourceFile, fetch_release, local_source, releases_in_mirror
 from transform import aoc, asc, formats, mue, opps, pfs, vendor, zip_locality
+from transform.grids import InputLimits, input_limits
 from transform.tables import ReleaseTables
 from core.tables import TABLES
 from warehouse.publish import (BuiltRelease, PublishResult, build_lock, connect, publish,
                                published_unchanged)
 
 log = logging.getLogger("cmsref.pipeline")
-def _vendor_transform(spec, release, files):
-    """A guide's figures, and each compared with the CMS data of the latest data version (at build time)."""
+
+
+def _vendor_transform(spec, release, files, db: Path):
+    """A guide's figures, and each compared with the CMS data of the latest data version of the warehouse being built
+    (`db`, at build time)."""
     from expectations.reconcile import reconcile
     from warehouse.api import open_version
 
     def check(extract, year, guide_sha256):
-        con = open_version(settings.db_path())
+        con = open_version(db)
         try:
             return reconcile(con, extract, year=year, guide_sha256=guide_sha256)
         finally:
@@ -45,7 +50,9 @@ def _vendor_transform(spec, release, files):
 
 TRANSFORMS = {"pfs": pfs.transform_release, "mue": mue.transform_release,  # dataset -> its transform
               "aoc": aoc.transform_release, "asc": asc.transform_release, "opps": opps.transform_release,
-              "vendor": _vendor_transform, "zip": zip_locality.transform_release}
+              "zip": zip_locality.transform_release}
+# dataset -> its transform, which also reads the warehouse being built (spec, release, files, db)
+WAREHOUSE_TRANSFORMS = {"vendor": _vendor_transform}
 
 
 def default_datasets(mirror: Path | None, periods: list[str] | None = None) -> list[str]:
@@ -121,15 +128,28 @@ def missing_releases(datasets: list[str] | None, mirror: Path | None, db: Path |
     return missing
 
 
-def extract(spec: DatasetSpec, release: ReleaseSpec, mirror: Path | None) -> list[SourceFile]:
-    return fetch_release(spec, release, cache_dir=settings.cache_dir(), mirror=mirror)
+def extract(spec: DatasetSpec, release: ReleaseSpec, cfg: Settings | Path | None) -> list[SourceFile]:
+    """The release's source files, from the settings' mirror (or cms.gov), through their download cache. The build
+    passes its Settings; a caller with none (a test, the benchmark) passes a mirror (or None), resolved here."""
+    if not isinstance(cfg, Settings):
+        cfg = settings.resolve(mirror=cfg)
+    return fetch_release(spec, release, cache_dir=cfg.cache_dir, mirror=cfg.mirror, http=dict(cfg.http),
+                         cms_base_url=cfg.cms_base_url)
 
 
-def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile]) -> ReleaseTables:
-    """The dataset's transform, on the copies whose rows are published; first, every copy of a file in another format
-    is parsed and compared with it cell for cell (transform/formats.py), and the release notes say what was compared."""
-    published, compared = formats.check_release(spec, release, files)
-    tables = TRANSFORMS[spec.name](spec, release, published)
+def transform(spec: DatasetSpec, release: ReleaseSpec, files: list[SourceFile], limits: InputLimits | None = None,
+              db: Path | None = None) -> ReleaseTables:
+    """The dataset's transform, on the copies whose rows are published, every file read within `limits`; first, every
+    copy of a file in another format is parsed and compared with it cell for cell (transform/formats.py), and the
+    release notes say what was compared. `db`: the warehouse being built, for a dataset checked against it (vendor)."""
+    with input_limits(limits or InputLimits()):
+        published, compared = formats.check_release(spec, release, files)
+        if spec.name in WAREHOUSE_TRANSFORMS:
+            if db is None:
+                raise CmsrefError(f"{release.label} is checked against a warehouse, and none was given")
+            tables = WAREHOUSE_TRANSFORMS[spec.name](spec, release, published, db)
+        else:
+            tables = TRANSFORMS[spec.name](spec, release, published)
     tables.notes[:0] = compared
     return tables
 
@@ -173,52 +193,78 @@ def _relative(path: Path, root: Path) -> str:
 
 def previous_rows(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec
                   ) -> tuple[dict[str, int] | None, str | None]:
-    """Row counts of the release loaded just before this one (from this build or the latest data version)."""
+    """Row counts of the release loaded just before this one (from this build or the latest data version); (None,
+    None) only when there is none. A warehouse that cannot be read stops the build (_read_earlier)."""
     candidates = [(b.effective_from, b.period, b.row_counts) for b in built
                   if b.dataset == spec.name and b.effective_from < release.effective_from]
-    if db.exists():
-        con = connect(db, read_only=True)
-        try:
-            rows = con.execute(
-                "SELECT effective_from, period, row_counts FROM releases WHERE in_latest AND dataset = ? "
-                "AND effective_from < ?", [spec.name, release.effective_from]).fetchall()
-            candidates += [(f, p, json.loads(c)) for f, p, c in rows]
-        except duckdb.CatalogException as exc:  # a warehouse from before the catalog views: no counts to compare
-            log.warning("%s: no previous row counts to compare with (%s)", release.label, exc)
-        finally:
-            con.close()
+    rows = _read_earlier(db, release, "the row counts of earlier releases", None, lambda con: con.execute(
+        "SELECT effective_from, period, row_counts FROM releases WHERE in_latest AND dataset = ? "
+        "AND effective_from < ?", [spec.name, release.effective_from]).fetchall())
+    candidates += [(f, p, json.loads(c)) for f, p, c in rows]
     if not candidates:
         return None, None
     _, period, counts = max(candidates, key=lambda c: c[0])
     return counts, period
 
 
+def _read_earlier(db: Path, release: ReleaseSpec, what: str, table: str | None, query: Callable) -> list:
+    """`query`'s rows from the warehouse being built; [] when it holds no earlier release to read (no file, nothing
+    ever published into it, or no release ever had `table`). Any other failure stops the build in one line: a check
+    against the previous release is never skipped quietly."""
+    if not db.exists():
+        return []
+    con = connect(db, read_only=True)
+    try:
+        present = {(sch, name) for sch, name in con.execute(
+            "SELECT schema_name, view_name FROM duckdb_views() UNION ALL "
+            "SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+        if ("main", "releases") not in present or (table and ("store", table) not in present):
+            return []
+        return query(con)
+    except duckdb.Error as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise PublishError(f"{release.label}: cannot read {what} from {db} ({type(exc).__name__}: {first}); "
+                           f"nothing was published") from None
+    finally:
+        con.close()
+
+
 def _previous_table(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec, table: str,
                     columns: list[str]) -> tuple[pl.DataFrame | None, str | None, date | None]:
     """(columns of `table` in the newest earlier release of the dataset that has the table, from this build or the
-    latest data version; its period; its effective_from), or (None, None, None)."""
+    latest data version; its period; its effective_from), or (None, None, None) when there is none."""
     candidates = [(b.effective_from, b.period, b.tables[table].select(columns)) for b in built
                   if b.dataset == spec.name and table in b.tables and b.effective_from < release.effective_from]
-    if db.exists():
-        con = connect(db, read_only=True)
-        try:
-            row = con.execute(
-                f"SELECT r.release_id, r.period, r.effective_from FROM releases r WHERE r.in_latest AND r.dataset = ? "
-                f"AND r.effective_from < ? AND EXISTS (SELECT 1 FROM store.{table} t WHERE t.release_id = r.release_id) "
-                f"ORDER BY r.effective_from DESC LIMIT 1", [spec.name, release.effective_from]).fetchone()
-            if row:
-                rows = con.execute(f"SELECT {', '.join(columns)} FROM store.{table} WHERE release_id = ?",
-                                   [row[0]]).fetchall()
-                schema = {c: TABLES[table].column(c).polars_type for c in columns}
-                candidates.append((row[2], row[1], pl.DataFrame(rows, schema=schema, orient="row")))
-        except duckdb.CatalogException as exc:
-            log.warning("%s: no previous %s to compare with (%s)", release.label, table, exc)
-        finally:
-            con.close()
+
+    def newest(con):
+        row = con.execute(
+            f"SELECT r.release_id, r.period, r.effective_from FROM releases r WHERE r.in_latest AND r.dataset = ? "
+            f"AND r.effective_from < ? AND EXISTS (SELECT 1 FROM store.{table} t WHERE t.release_id = r.release_id) "
+            f"ORDER BY r.effective_from DESC LIMIT 1", [spec.name, release.effective_from]).fetchone()
+        if not row:
+            return []
+        rows = con.execute(f"SELECT {', '.join(columns)} FROM store.{table} WHERE release_id = ?", [row[0]]).fetchall()
+        schema = {c: TABLES[table].column(c).polars_type for c in columns}
+        return [(row[2], row[1], pl.DataFrame(rows, schema=schema, orient="row"))]
+    candidates += _read_earlier(db, release, f"the earlier {table}", table, newest)
     if not candidates:
         return None, None, None
     since, period, frame = max(candidates, key=lambda c: c[0])
     return frame, period, since
+
+
+def checks_not_made(spec: DatasetSpec, previous: dict | None, previous_data: dict) -> list[str]:
+    """The release notes' line on each check against the previous release that could not be made because there is
+    no previous release (or none with the table it compares)."""
+    if previous is None:
+        skipped = ["row-count drift", *(["locality", "work-RVU"] if spec.name == "pfs" else [])]
+        return [f"no earlier {spec.name} release loaded: {', '.join(skipped)} check{'s' * (len(skipped) > 1)} "
+                f"not made"]
+    out = []
+    for key, table, check in (("localities", "pfs_gpci", "locality"), ("work_rvu", "pfs_rvu", "work-RVU")):
+        if spec.name == "pfs" and previous_data[key][0] is None:
+            out.append(f"no earlier {spec.name} release with a {table} table loaded: {check} check not made")
+    return out
 
 
 def previous_localities(db: Path, built: list[BuiltRelease], spec: DatasetSpec, release: ReleaseSpec
@@ -283,15 +329,17 @@ def targets(datasets: list[str] | None, periods: list[str] | None, mirror: Path 
     return sorted(chosen, key=lambda x: (x[1].effective_from, x[0].name == "zip"))
 
 
-def publish_built(db: Path, built: list[BuiltRelease], unchanged: list[str]) -> PublishResult:
-    """Publish what was built as one data version; say so when every source was already published unchanged."""
+def publish_built(db: Path, built: list[BuiltRelease], unchanged: list[str], reports_dir: Path | None = None
+                  ) -> PublishResult:
+    """Publish what was built as one data version; say so when every source was already published unchanged, and
+    where the validation reports are (`reports_dir`)."""
     if not built:
         return PublishResult(None, [], unchanged, f"nothing new to publish: the sources of {', '.join(unchanged)} "
                                                   f"are unchanged")
     result = publish(db, built, summary=", ".join(f"{b.dataset}:{b.period}" for b in built))
-    reports = [str(settings.reports_dir())] if any(b.validation.get("report_html") for b in built) else []
-    if result.data_version and reports:  # the run's log and the flow run's result say where the checks are
-        result.message += f"; validation reports in {', '.join(reports)}"
+    reported = reports_dir is not None and any(b.validation.get("report_html") for b in built)
+    if result.data_version and reported:  # the run's log and the flow run's result say where the checks are
+        result.message += f"; validation reports in {reports_dir}"
     return result
 
 
@@ -306,65 +354,69 @@ class Steps:
     publish: Callable = publish_built
 
 
-def run(datasets: list[str] | None, periods: list[str] | None, mirror: Path | None, db: Path,
-        steps: Steps = Steps()) -> PublishResult:
-    """Build the selected releases and publish them as one data version (or nothing, if unchanged): the one build
-    loop. A release whose source bytes are already published is skipped before it is parsed."""
-    with build_lock(db):  # before any download: a second build is refused at once, not after all its work
-        return _run(datasets, periods, mirror, db, steps)
+def run(datasets: list[str] | None, periods: list[str] | None, cfg: Settings, steps: Steps = Steps(),
+        chosen: list[tuple[DatasetSpec, ReleaseSpec]] | None = None) -> PublishResult:
+    """Build the selected releases (`chosen`, else those of `datasets` and `periods`) into the warehouse of the
+    settings `cfg`, and publish them as one data version (or nothing, if unchanged): the one build loop. A release
+    whose source bytes are already published is skipped before it is parsed."""
+    with build_lock(cfg.db):  # before any download: a second build is refused at once, not after all its work
+        return _run(chosen or targets(datasets, periods, cfg.mirror), cfg, steps)
 
 
-def _run(datasets, periods, mirror, db, steps) -> PublishResult:
-    built, unchanged = [], []
-    chosen = targets(datasets, periods, mirror)
+def _run(chosen, cfg: Settings, steps: Steps) -> PublishResult:
+    db, mirror, built, unchanged = cfg.db, cfg.mirror, [], []
+    limits = InputLimits(**cfg.input_limits)
     for n, (spec, release) in enumerate(chosen, start=1):
         log.info("[%d/%d] building %s from %s", n, len(chosen), release.label, mirror or "cms.gov")
-        files = steps.extract(spec, release, mirror)
+        files = steps.extract(spec, release, cfg)
         same = published_unchanged(db, spec.name, release.period, files, release)
         if same:  # identical bytes and catalog entry are already published: no need to parse and validate again
             log.info("%s: sources unchanged since %s; skipped", release.label, same)
             unchanged.append(same)
             continue
-        tables = steps.transform(spec, release, files)
+        tables = steps.transform(spec, release, files, limits, db)
         lacking = [k for k in release.mirror_lacks if mirror is not None and k not in {f.kind for f in files}]
         if lacking:
             tables.notes.append(f"built from a partial copy in the mirror: no {', '.join(lacking)} file (the catalog "
                                 f"lists them under mirror_lacks)")
         prev, prev_period = previous_rows(db, built, spec, release)
-        built.append(steps.validate(spec, release, files, tables, prev, prev_period, settings.reports_dir(),
-                                    {"localities": previous_localities(db, built, spec, release),
-                                     "work_rvu": previous_work_rvus(db, built, spec, release),
-                                     "gpci": gpci_in_effect(db, built, spec, release)}))
-    return steps.publish(db, built, unchanged)
+        previous_data = {"localities": previous_localities(db, built, spec, release),
+                         "work_rvu": previous_work_rvus(db, built, spec, release),
+                         "gpci": gpci_in_effect(db, built, spec, release)}
+        tables.notes += checks_not_made(spec, prev, previous_data)
+        built.append(steps.validate(spec, release, files, tables, prev, prev_period, cfg.reports_dir, previous_data))
+    return steps.publish(db, built, unchanged, cfg.reports_dir)
 
 
-def nothing_new(datasets: list[str] | None, periods: list[str] | None, mirror: Path | None, db: Path
-                ) -> PublishResult | None:
+def nothing_new(datasets: list[str] | None, periods: list[str] | None, cfg: Settings) -> PublishResult | None:
     """From a local mirror: the no-op answer when every selected release's sources are already published unchanged
     (hashing local files takes well under a second), else None. Lets the CLI skip starting Prefect for nothing."""
-    if mirror is None or not db.exists():
+    if cfg.mirror is None or not cfg.db.exists():
         return None
     unchanged = []
-    for spec, release in targets(datasets, periods, mirror):
-        same = published_unchanged(db, spec.name, release.period, extract(spec, release, mirror), release)
+    for spec, release in targets(datasets, periods, cfg.mirror):
+        same = published_unchanged(cfg.db, spec.name, release.period, extract(spec, release, cfg), release)
         if not same:
             return None
         unchanged.append(same)
-    return publish_built(db, [], unchanged)
+    return publish_built(cfg.db, [], unchanged)
 
 
 def build(datasets: list[str] | None, periods: list[str] | None = None, *, mirror: Path | None = None,
-          db: Path | None = None) -> PublishResult:
-    """Build the selected releases with the plain steps (no Prefect)."""
-    return run(datasets, periods, settings.mirror(mirror), settings.db_path(db))
+          db: Path | None = None, cfg: Settings | None = None) -> PublishResult:
+    """Build the selected releases with the plain steps (no Prefect), with the settings `cfg` (an entry point's),
+    else those resolved here from `mirror`, `db` and the environment."""
+    return run(datasets, periods, cfg or settings.resolve(db=db, mirror=mirror))
 
 
-def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None = None) -> PublishResult:
-    """Publish one guide that is not in the catalog, from a local path, as a release of dataset `vendor`."""
+def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None = None,
+                        cfg: Settings | None = None) -> PublishResult:
+    """Publish one guide that is not in the catalog, from a local path, as a release of dataset `vendor`: through the
+    one build loop, with the guide itself as what is extracted."""
     from transform.vendor_guide import extract_guide
 
     pdf = Path(pdf).absolute()
-    db = settings.db_path(db)
+    cfg = cfg or settings.resolve(db=db)
     spec = load_dataset("vendor")
     year = year or extract_guide(pdf).year
     if not year:
@@ -372,10 +424,5 @@ def import_vendor_guide(pdf: Path, *, year: int | None = None, db: Path | None =
     period = re.sub(r"[^a-z0-9]+", "-", pdf.stem.lower()).strip("-")
     release = ReleaseSpec(dataset="vendor", period=period, effective_from=date(year, 1, 1), effective_to=None,
                           cms_release_date=None, landing_page=None, files=(), mirror_dir=".")
-    files = [local_source("guide", "all", pdf)]
-    same = published_unchanged(db, "vendor", period, files, release)
-    if same:
-        return publish_built(db, [], [same])
-    tables = transform(spec, release, files)
-    prev, prev_period = previous_rows(db, [], spec, release)
-    return publish_built(db, [validate(spec, release, files, tables, prev, prev_period, settings.reports_dir())], [])
+    the_guide = Steps(extract=lambda spec, release, cfg: [local_source("guide", "all", pdf)])
+    return run(None, None, cfg, the_guide, chosen=[(spec, release)])

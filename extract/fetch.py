@@ -22,7 +22,6 @@ import requests
 from core.errors import DownloadError
 from extract.archive import list_members, safe_extract
 from extract.catalog import DatasetSpec, ReleaseSpec
-from core.settings import http_settings
 from extract.download import download, record_local, sha256_file
 
 log = logging.getLogger("cmsref.extract")
@@ -64,14 +63,17 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def fetch_release(spec: DatasetSpec, release: ReleaseSpec, *, cache_dir: Path, mirror: Path | None = None,
-                  session: requests.Session | None = None, progress: bool | None = None) -> list[SourceFile]:
+                  session: requests.Session | None = None, progress: bool | None = None, http: dict | None = None,
+                  cms_base_url: str | None = None) -> list[SourceFile]:
     """Return the source files to parse for one release (one per file kind and variant), plus the dataset's
-    curated reference files, which are recorded and fingerprinted like the CMS files."""
+    curated reference files, which are recorded and fingerprinted like the CMS files. `http`: download()'s timeout,
+    retries and backoff where they differ from its defaults; `cms_base_url`: see cms_url (both from the caller's
+    settings)."""
     cache_dir = Path(cache_dir)
     if mirror is not None:
         candidates = _from_mirror(spec, release, Path(mirror), cache_dir)
     else:
-        candidates = _from_cms(spec, release, cache_dir, session, progress)
+        candidates = _from_cms(spec, release, cache_dir, session, progress, dict(http or {}), cms_base_url)
     return _choose(spec, release, candidates, from_mirror=mirror is not None) + reference_files(spec)
 
 
@@ -159,28 +161,27 @@ def _from_mirror(spec, release, mirror, cache_dir):
 CMS_ORIGIN = "https://www.cms.gov"
 
 
-def cms_url(url: str) -> str:
-    """cms.gov URLs, redirected to CMSREF_CMS_BASE_URL when set (a proxy, an internal copy of cms.gov, or the local
-    stand-in server of the fault tests)."""
-    base = os.environ.get("CMSREF_CMS_BASE_URL")
+def cms_url(url: str, base: str | None = None) -> str:
+    """cms.gov URLs, redirected to `base` when given (CMSREF_CMS_BASE_URL: a proxy, an internal copy of cms.gov, or
+    the local stand-in server of the fault tests)."""
     if base and url.startswith(CMS_ORIGIN):
         return base.rstrip("/") + url[len(CMS_ORIGIN):]
     return url
 
 
-def _from_cms(spec, release, cache_dir, session, progress):
+def _from_cms(spec, release, cache_dir, session, progress, http, base):
     files = list(release.files)
     if not files:
-        files = _discover_zips(release, session, cache_dir)
+        files = _discover_zips(release, session, cache_dir, http, base)
     found = []
     for f in files:
-        fetched = download(cms_url(f.url), cache_dir / "downloads", expected_sha256=f.sha256, expect_zip=True,
-                           session=session, progress=progress, name=f.file_name, **http_settings())
+        fetched = download(cms_url(f.url, base), cache_dir / "downloads", expected_sha256=f.sha256, expect_zip=True,
+                           session=session, progress=progress, name=f.file_name, **http)
         found += _members_of(spec, fetched.path, f.url, fetched.sha256, fetched.retrieved_at, cache_dir)
     return found
 
 
-def _discover_zips(release, session, cache_dir):
+def _discover_zips(release, session, cache_dir, http, base):
     """Find the release's zip links on its cms.gov landing page (file names are irregular)."""
     from extract.catalog import FileSpec
 
@@ -188,8 +189,8 @@ def _discover_zips(release, session, cache_dir):
         raise DownloadError(f"release {release.label}: the catalog gives neither a zip URL nor a landing page")
     # the same downloader as for files: retries on 5xx / resets / timeouts, a User-Agent, no retry on 404
     try:
-        page = download(cms_url(release.landing_page), cache_dir / "pages", session=session, progress=False,
-                        name="landing.html", **http_settings())
+        page = download(cms_url(release.landing_page, base), cache_dir / "pages", session=session, progress=False,
+                        name="landing.html", **http)
     except DownloadError as exc:
         raise DownloadError(f"release {release.label}: landing page unreachable: {exc}; offline? build from a local "
                             f"mirror with --mirror DIR or CMSREF_MIRROR", transient=exc.transient) from None

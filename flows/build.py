@@ -8,7 +8,6 @@ source files (plus the cmsref version and the layout files), run history, and sc
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from core import __version__, settings
@@ -36,8 +35,11 @@ def _layout_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def _transform_key(context, parameters) -> str:
-    """Same source bytes + same cmsref + same layouts -> same tables: reuse the cached transform."""
+def _transform_key(context, parameters) -> str | None:
+    """Same source bytes + same cmsref + same layouts -> same tables: reuse the cached transform. A dataset checked
+    against the warehouse being built (vendor guides) depends on that warehouse too: never cached (None)."""
+    if parameters["spec"].name in pipeline.WAREHOUSE_TRANSFORMS:
+        return None
     files = parameters["files"]
     shas = ",".join(sorted(f"{f.kind}:{f.variant}:{f.sha256}" for f in files))
     return f"transform-{parameters['spec'].name}-{parameters['release'].period}-{__version__}-{_layout_hash()}-" + \
@@ -58,13 +60,13 @@ def _worth_retrying(task, task_run, state) -> bool:
 
 @task(name="extract", retries=3, retry_delay_seconds=[60, 300, 900], retry_condition_fn=_worth_retrying,
       cache_policy=NO_CACHE)
-def extract_task(spec, release, mirror: Path | None):
-    return pipeline.extract(spec, release, mirror)
+def extract_task(spec, release, cfg):
+    return pipeline.extract(spec, release, cfg)
 
 
 @task(name="transform", cache_key_fn=_transform_key, persist_result=True)
-def transform_task(spec, release, files):
-    return pipeline.transform(spec, release, files)
+def transform_task(spec, release, files, limits=None, db: Path | None = None):
+    return pipeline.transform(spec, release, files, limits, db)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -73,8 +75,8 @@ def validate_task(spec, release, files, tables, previous, previous_period, repor
 
 
 @task(name="publish", cache_policy=NO_CACHE)
-def publish_task(db: Path, built, unchanged):
-    return pipeline.publish_built(db, built, unchanged)
+def publish_task(db: Path, built, unchanged, reports_dir: Path | None = None):
+    return pipeline.publish_built(db, built, unchanged, reports_dir)
 
 
 TASKS = pipeline.Steps(extract=extract_task, transform=transform_task, validate=validate_task, publish=publish_task)
@@ -87,7 +89,7 @@ def _notify_failure(flow, flow_run, state) -> None:
 
     message = f"cmsref refresh FAILED ({flow_run.name}): {state.message}. The warehouse is unchanged."
     logging.getLogger("cmsref.flows").error(message)
-    block = os.environ.get("CMSREF_NOTIFY_BLOCK")
+    block = settings.resolve().notify_block
     if block:
         try:
             from prefect.blocks.core import Block
@@ -100,7 +102,7 @@ def _notify_failure(flow, flow_run, state) -> None:
 @flow(name="cmsref-build", log_prints=True, on_failure=[_notify_failure])
 def build_flow(datasets: list[str] | None = None, periods: list[str] | None = None, mirror: str | None = None,
                db: str | None = None):
-    return pipeline.run(datasets, periods, settings.mirror(mirror), settings.db_path(db), TASKS)
+    return pipeline.run(datasets, periods, settings.resolve(db=db, mirror=mirror), TASKS)
 
 
 @flow(name="cmsref-refresh", log_prints=True, on_failure=[_notify_failure])
@@ -111,8 +113,8 @@ def refresh_flow(datasets: list[str] | None = None, mirror: str | None = None, d
     whatever the number of datasets it found new. Vendor guides are checked against published CMS data, so when a
     run finds new CMS releases too, the guides wait for the next run (it says so); otherwise they are built.
     Returns the PublishResult (data_version None when nothing was new)."""
-    mirror_path = settings.mirror(mirror)
-    missing = pipeline.missing_releases(datasets, mirror_path, settings.db_path(db), year=year)
+    cfg = settings.resolve(db=db, mirror=mirror)
+    missing = pipeline.missing_releases(datasets, cfg.mirror, cfg.db, year=year)
     cms = [(d, p) for d, p in missing if load_dataset(d).in_default_build]
     guides = [(d, p) for d, p in missing if not load_dataset(d).in_default_build]
     todo = cms or guides
@@ -123,8 +125,7 @@ def refresh_flow(datasets: list[str] | None = None, mirror: str | None = None, d
         print(f"cmsref: vendor guides {', '.join(p for _, p in guides)} wait for the next run: they are checked "
               f"against the CMS data this run publishes")
     print(f"cmsref: building {', '.join(f'{d}:{p}' for d, p in todo)}")
-    result = pipeline.run(list(dict.fromkeys(d for d, _ in todo)), [f"{d}:{p}" for d, p in todo], mirror_path,
-                          settings.db_path(db), TASKS)
+    result = pipeline.run(list(dict.fromkeys(d for d, _ in todo)), [f"{d}:{p}" for d, p in todo], cfg, TASKS)
     print(f"cmsref: {result.message}")
     return result
 

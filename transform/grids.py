@@ -3,7 +3,8 @@
 A csv, a delimited or fixed-width txt, or an xlsx sheet becomes a polars frame of all-text columns c0..cN (or one
 `line` column for fixed-width text) plus `source_row`, the 1-based record number every published row keeps.
 Here live the encodings (cp1252, UTF-8, UTF-16; mixed or NUL bytes refused), the input limits (size and rows,
-core.settings.input_limits), the delimiter sniffing, sheet choice and the refusal of uncalculated formulas.
+InputLimits, set per build by `input_limits`), the delimiter sniffing, sheet choice and the refusal of uncalculated
+formulas.
 Nothing here knows a layout: applying one to a grid is transform/layout.py.
 
 Delimited text: a .csv, or a .txt of a layout without [kind.fixed_width], is read as delimited text; the delimiter
@@ -17,11 +18,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from core import settings
 from core.errors import ParseError
 
 ENCODING = "cp1252"  # every CMS CSV/TXT we know of is ASCII or cp1252 (the MUE CSV has a cp1252 (R))
@@ -100,18 +104,41 @@ def read_grid(path: Path, sheet: str | None = None) -> pl.DataFrame:
     return grid.with_row_index("source_row", offset=1).with_columns(pl.col("source_row").cast(pl.Int64))
 
 
+@dataclass(frozen=True)
+class InputLimits:
+    """Caps on one source file, so a hostile or broken file ends in a clear error while memory stays bounded. The
+    defaults; a build passes its own (CMSREF_MAX_FILE_MB, CMSREF_MAX_ROWS, read by core/settings.py)."""
+
+    max_bytes: int = 256 << 20  # bytes of one file to parse: CMS's largest, PPRRVU, is 3.3 MB
+    max_rows: int = 1_000_000  # lines or rows of one file: the largest CMS file we read has about 20,000
+
+
+_LIMITS: ContextVar[InputLimits] = ContextVar("input_limits", default=InputLimits())
+
+
+@contextmanager
+def input_limits(limits: InputLimits) -> Iterator[InputLimits]:
+    """Parse within `limits` inside the block (the build's transform step passes its settings' limits here, so the
+    parsers of every dataset apply them without each passing them on)."""
+    token = _LIMITS.set(limits)
+    try:
+        yield limits
+    finally:
+        _LIMITS.reset(token)
+
+
 def read_text(path: Path) -> str:
-    """A text file's content, within the input limits (core.settings.input_limits): a file too large, or with more
+    """A text file's content, within the input limits in force (input_limits): a file too large, or with more
     lines than any CMS file has (100 MB of blank lines appended, say), is refused before it is parsed."""
-    limits = settings.input_limits()
+    limits = _LIMITS.get()
     size = path.stat().st_size
-    if size > limits["max_bytes"]:
-        raise ParseError(f"{path.name}: {size:,} bytes, more than the {limits['max_bytes']:,} a source file may have "
+    if size > limits.max_bytes:
+        raise ParseError(f"{path.name}: {size:,} bytes, more than the {limits.max_bytes:,} a source file may have "
                          f"(CMSREF_MAX_FILE_MB)")
     data = path.read_bytes()
     lines = data.count(b"\n")
-    if lines > limits["max_rows"]:
-        raise ParseError(f"{path.name}: {lines:,} lines, more than the {limits['max_rows']:,} a source file may have "
+    if lines > limits.max_rows:
+        raise ParseError(f"{path.name}: {lines:,} lines, more than the {limits.max_rows:,} a source file may have "
                          f"(CMSREF_MAX_ROWS)")
     return decode_text(path, data)
 
@@ -127,7 +154,7 @@ def open_workbook(path: Path):
 
     import fastexcel
 
-    limit = settings.input_limits()["max_bytes"]
+    limit = _LIMITS.get().max_bytes
     try:
         with zipfile.ZipFile(path) as zf:
             sheets = sum(i.file_size for i in zf.infolist() if i.filename.startswith("xl/worksheets/"))

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from core import settings
 from core.errors import UnsafeOutputError
 
 
@@ -32,8 +31,10 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def owned(db: Path, mirror: Path | None = None) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
-    """(files, folders) cmsref owns for the warehouse `db`, each with what it is."""
+def owned(db: Path, home: Path | None = None, mirror: Path | None = None
+          ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """(files, folders) cmsref owns for the warehouse `db`, each with what it is: the caller's settings name the data
+    folder `home` (its download cache is inside it) and the `mirror`."""
     db = Path(db).absolute()
     files = [(db, "the warehouse")]
     if db.parent.is_dir():
@@ -41,20 +42,22 @@ def owned(db: Path, mirror: Path | None = None) -> tuple[list[tuple[Path, str]],
                   for p in db.parent.iterdir() if p.name.startswith(db.name + ".")]
     for suffix in (".wal", ".lock"):  # also before they exist
         files.append((Path(f"{db}{suffix}"), "a file of the warehouse (its log, lock, serving link or copy)"))
-    folders = [(settings.home(), "the data folder (CMSREF_HOME)"), (settings.cache_dir(), "the download cache")]
-    for m in (mirror, settings.mirror(None)):
-        if m is not None:
-            folders.append((Path(m).absolute(), "the mirror of CMS files"))
+    folders = []
+    if home is not None:
+        folders += [(Path(home).absolute(), "the data folder (CMSREF_HOME)"),
+                    (Path(home).absolute() / "cache", "the download cache")]
+    if mirror is not None:
+        folders.append((Path(mirror).absolute(), "the mirror of CMS files"))
     return files, folders
 
 
-def refuse_owned(target: str | os.PathLike, db: Path, *, option: str, mirror: Path | None = None,
-                 folder: bool = False) -> Path:
+def refuse_owned(target: str | os.PathLike, db: Path, *, option: str, home: Path | None = None,
+                 mirror: Path | None = None, folder: bool = False) -> Path:
     """The absolute target of an output option (a file, or with folder=True a folder to write files into), or
     UnsafeOutputError naming the option and what the target is."""
     target = Path(target).absolute()
     real = _real(target)
-    files, folders = owned(db, mirror)
+    files, folders = owned(db, home, mirror)
     for path, what in files:
         if real == _real(path) or _same_file(target, path):
             raise UnsafeOutputError(f"{option} {target} is {what}; cmsref never writes a result over it: choose "
