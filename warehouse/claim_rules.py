@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import duckdb
 
+from core.fields import FIELDS
+from core.sql import literal
+
 
 def lines_sql(reserved: tuple[str, ...] = (), optional: dict[str, str] | None = None) -> str:
     """The lines a rule reads, as SQL over its `lines` argument: numbered by their position (`line_no`; a line_no of
@@ -27,11 +30,31 @@ LINES = lines_sql()
 MUE_COLUMNS = ("mue_period", "mue_value", "mai", "mai_label", "covered", "units_that_day", "units_compared",
                "exceeds", "status")
 # for pricing, every optional column of a line: modifier (none), setting (non_facility), mac and locality
-# (national), qp (false: the non-QP conversion factor where a year has two)
+# (national), zip (none: the ZIP code of service, placed in its MAC and locality by PLACED_LINES), qp (false: the
+# non-QP conversion factor where a year has two)
 PRICED_LINES = ("SELECT * REPLACE (coalesce(modifier, '') AS modifier, coalesce(setting, 'non_facility') AS setting, "
                 "coalesce(qp, false) AS qp) FROM (" + lines_sql(optional={
                     "modifier": "VARCHAR", "setting": "VARCHAR", "mac": "VARCHAR", "locality": "VARCHAR",
-                    "qp": "BOOLEAN"}) + ")")
+                    "zip": "VARCHAR", "qp": "BOOLEAN"}) + ")")
+# A line with a `zip` takes the MAC and locality of its ZIP code from the ZIP code file in effect on its date of
+# service (zip_locality), then is priced exactly as a line with that MAC and locality. Never a guess: a ZIP code that
+# is malformed, given with a MAC or locality, not in the file, on a date no file covers, or flagged as needing its
+# +4 (it spans localities; the ZIP+4 file is not loaded) gets no MAC and locality and a `zip_problem` saying why.
+PLACED_LINES = f"""
+SELECT l.* REPLACE (CASE WHEN l.zip IS NULL THEN l.mac WHEN NOT z.needs_plus_four THEN z.mac END AS mac,
+                    CASE WHEN l.zip IS NULL THEN l.locality WHEN NOT z.needs_plus_four THEN z.locality END AS locality),
+       CASE WHEN l.zip IS NULL THEN NULL
+            WHEN l.mac IS NOT NULL OR l.locality IS NOT NULL THEN 'give a zip, or a mac and locality, not both'
+            WHEN NOT regexp_full_match(l.zip, {literal(FIELDS["zip"].pattern)})
+              THEN 'zip ' || l.zip || {literal(' is not ' + FIELDS["zip"].describe())}
+            WHEN z.zip5 IS NULL AND NOT EXISTS (SELECT 1 FROM zip_windows w
+                                                WHERE in_effect(l.date_of_service, w.effective_from, w.effective_to))
+              THEN 'no data: no ZIP code to carrier locality file covers the date of service'
+            WHEN z.zip5 IS NULL THEN 'ZIP code not in the ZIP code to carrier locality file in effect'
+            WHEN z.needs_plus_four THEN 'ZIP code spans localities: its +4 and the ZIP+4 file (not loaded) are needed'
+       END AS zip_problem
+FROM priced_lines l LEFT JOIN zip_locality z ON z.zip5 = left(l.zip, 5)
+ AND in_effect(l.date_of_service, z.effective_from, z.effective_to)"""
 
 # Query helpers, defined over the public view names so that the same SQL serves `latest` and a pinned version.
 HELPER_MACROS = {
@@ -59,11 +82,14 @@ SELECT * EXCLUDE (covered, units_that_day),
             WHEN (CASE WHEN mai = 1 THEN units ELSE units_that_day END) > mue_value THEN 'exceeds'
             ELSE 'within' END AS status
 FROM matched ORDER BY line_no"""),
-    # lines: a table or view with columns hcpcs and date_of_service, and optionally modifier, setting, mac,
-    # locality, qp: the PFS amount of each line from pfs_payment (its release, status code and conversion factor
-    # variant) and a pfs_status: 'priced' only for status codes the PFS pays (A, R, T); otherwise why not.
+    # lines: a table or view with columns hcpcs and date_of_service, and optionally modifier, setting, mac and
+    # locality, or zip (placed by PLACED_LINES), qp: the PFS amount of each line from pfs_payment (its release,
+    # status code and conversion factor variant) and a pfs_status: 'priced' only for status codes the PFS pays (A, R,
+    # T); otherwise why not.
     "pfs_check": ("lines", f"""
-WITH l AS ({PRICED_LINES}),
+WITH priced_lines AS ({PRICED_LINES}),
+zip_windows AS (SELECT DISTINCT effective_from, effective_to FROM zip_locality),
+l AS ({PLACED_LINES}),
 payment AS (SELECT * FROM pfs_payment WHERE hcpcs IN (SELECT hcpcs FROM l)),  -- only the codes on the lines
 priced AS (  -- national rows have no MAC or locality, like a line without a locality
   SELECT l.line_no, min(p.amount) AS pfs_amount, min(p.period) AS pfs_period, min(p.status_code) AS pfs_status_code,
@@ -71,15 +97,17 @@ priced AS (  -- national rows have no MAC or locality, like a line without a loc
   FROM l LEFT JOIN payment p ON p.hcpcs = l.hcpcs AND p.modifier = l.modifier AND p.setting = l.setting
    AND in_effect(l.date_of_service, p.effective_from, p.effective_to)
    AND coalesce(p.mac, '') = coalesce(l.mac, '') AND coalesce(p.locality, '') = coalesce(l.locality, '')
-   AND p.cf_variant IN ('all', CASE WHEN l.qp THEN 'qp' ELSE 'non_qp' END)
+   AND p.cf_variant IN ('all', CASE WHEN l.qp THEN 'qp' ELSE 'non_qp' END) AND l.zip_problem IS NULL
   GROUP BY l.line_no),
 rvu AS (SELECT hcpcs, modifier, effective_from, effective_to FROM pfs_rvu WHERE hcpcs IN (SELECT hcpcs FROM l)),
 windows AS (SELECT DISTINCT effective_from, effective_to FROM pfs_rvu)
 SELECT l.line_no, l.claim_id, l.hcpcs, l.modifier, l.date_of_service, l.setting,
-       CASE WHEN l.mac IS NULL AND l.locality IS NULL THEN 'national'
+       CASE WHEN l.zip_problem IS NOT NULL THEN NULL
+            WHEN l.mac IS NULL AND l.locality IS NULL THEN 'national'
             ELSE coalesce(l.mac, '?') || ':' || coalesce(l.locality, '?') END AS locality, pr.pfs_amount,
        pr.pfs_period, pr.pfs_status_code, pr.pfs_cf_variant,
-       CASE WHEN (l.mac IS NULL) <> (l.locality IS NULL) THEN 'mac and locality are given together, or neither'
+       CASE WHEN l.zip_problem IS NOT NULL THEN l.zip_problem
+            WHEN (l.mac IS NULL) <> (l.locality IS NULL) THEN 'mac and locality are given together, or neither'
             WHEN pr.matched > 1 THEN error('pfs_check: line ' || l.line_no || ' matches ' || pr.matched ||
                                            ' payment rows')  -- never one amount picked silently among several
             WHEN pr.pfs_amount IS NOT NULL AND pr.pfs_status_code IN ('A', 'R', 'T') THEN 'priced'

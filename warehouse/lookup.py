@@ -1,12 +1,14 @@
 """Lookups every face of cmsref answers the same way (the CLI's `payment`, the HTTP API, the code page): a code's PFS
-payment on a date of service and why there is none, everything the tables say about a code on a date, and the
-per-version cache the server keeps of them. Values reach SQL as parameters only."""
+payment on a date of service and why there is none, where a ZIP code of service is priced (`place_zip`), everything
+the tables say about a code on a date, and the per-version cache the server keeps of them. Values reach SQL as
+parameters only."""
 
 from __future__ import annotations
 
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import date
 
 from core.effective import in_effect
@@ -95,6 +97,56 @@ class PaymentCache:
                 while len(self.entries) > self.size:
                     self.entries.popitem(last=False)
         return [dict(zip(COLUMNS, r)) for r in rows]
+
+
+@dataclass(frozen=True)
+class ZipPlace:
+    """Where a ZIP code of service is priced on a date: its (MAC, locality) from the ZIP code file in effect, or none
+    and why. `fault` is 'zip' when the ZIP code is not in that file (bad input); None otherwise (placed, or the data
+    cannot place it: no file covers the date, or the ZIP code spans localities)."""
+
+    zip: str
+    locality: tuple[str, str] | None
+    fault: str | None
+    message: str
+    row: dict | None = None  # its zip_locality row (period, release_id, source_sha256, source_row, locality_name)
+
+
+ZIP_FILE = "the ZIP code to carrier locality file"
+
+
+def place_zip(con, zip_code: str, day: date | str) -> ZipPlace:
+    """A ZIP code (5 digits or ZIP+4, as core/fields.py's `zip` reads it) on a date of service -> its MAC and
+    locality, from zip_locality_on(date) in SQL, never guessed: a ZIP code CMS flags as needing its +4 (it spans
+    localities) is not placed, since the ZIP+4 file is not loaded."""
+    day = str(day)
+    zip5 = zip_code[:5]
+    rows = dict_rows(con, "SELECT z.zip5, z.mac, z.locality, g.locality_name, z.needs_plus_four, z.period, "
+                          "z.release_id, z.source_sha256, z.source_row "
+                          "FROM zip_locality_on(CAST(? AS DATE)) z LEFT JOIN pfs_gpci_on(CAST(? AS DATE)) g "
+                          "USING (mac, locality) WHERE z.zip5 = ?", [day, day, zip5])
+    if not rows:
+        covering = con.execute("SELECT DISTINCT period FROM zip_locality_on(CAST(? AS DATE))", [day]).fetchall()
+        if covering:
+            return ZipPlace(zip_code, None, "zip", f"ZIP code {zip5} is not in {ZIP_FILE} of {covering[0][0]} (in "
+                                                   f"effect on {day})")
+        loaded = con.execute("SELECT period, min(effective_from), max(effective_to) FROM zip_locality GROUP BY period "
+                             "ORDER BY 2").fetchall()
+        windows = "; ".join(f"{p} {f}..{t}" for p, f, t in loaded) or "none"
+        return ZipPlace(zip_code, None, None, f"ZIP code {zip5} cannot be placed on {day}: no loaded release of "
+                                              f"{ZIP_FILE} covers that date of service. Loaded windows (end "
+                                              f"exclusive): {windows}")
+    row = rows[0]
+    if row["needs_plus_four"]:
+        return ZipPlace(zip_code, None, None, (
+            f"ZIP code {zip5} spans localities ({ZIP_FILE} of {row['period']} flags it as needing its +4): its "
+            f"locality depends on the ZIP+4, and the ZIP+4 file (CMS's ZIP9) is needed to place it; it is not "
+            f"loaded, so no amount is given"), row)
+    where = f"{row['mac']}:{row['locality']}"
+    name = f" {row['locality_name']}" if row["locality_name"] else ""
+    return ZipPlace(zip_code, (row["mac"], row["locality"]), None,
+                    f"ZIP code {zip5} is in locality {where}{name} ({ZIP_FILE} of {row['period']}, row "
+                    f"{row['source_row']})", row)
 
 
 def dict_rows(con, sql: str, params: list) -> list[dict]:
