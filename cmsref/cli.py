@@ -23,6 +23,7 @@ examples:
   cmsref build --mirror ../shared/cms-mirror          every release of every dataset the mirror holds
   cmsref build --period 2024B --period 2025D          two PFS periods from cms.gov
   cmsref payment 37252 --date 2024-06-01              national facility/non-facility amounts
+  cmsref payment 37252 --date 2025-11-01 --zip 90210  amounts in the locality of a ZIP code
   cmsref query "SELECT * FROM pfs_rvu_on('2024-06-01') WHERE hcpcs = '37252'"
   cmsref versions                                     the data versions to pin (newest last)
   cmsref query --version latest --format csv "SELECT * FROM conversion_factor"
@@ -215,7 +216,11 @@ def _parser() -> argparse.ArgumentParser:
     pay.add_argument("hcpcs", type=_hcpcs, help="HCPCS / CPT code, 5 letters or digits (37252)")
     pay.add_argument("--date", required=True, metavar="YYYY-MM-DD", type=_date, help="date of service")
     pay.add_argument("--modifier", default="", type=_modifier, help="modifier, 2 letters or digits (default: none)")
-    pay.add_argument("--locality", metavar="MAC:LOC", type=_locality, help="e.g. 01182:18 (default: national)")
+    where = pay.add_mutually_exclusive_group()
+    where.add_argument("--locality", metavar="MAC:LOC", type=_locality, help="e.g. 01182:18 (default: national)")
+    where.add_argument("--zip", metavar="ZIP", type=_field("zip"),
+                       help="ZIP code of service (90210 or ZIP+4): priced in the locality CMS's ZIP code file places "
+                            "it in on the date, said on stderr; a ZIP code that spans localities gets no amount")
     pay.add_argument("--version", metavar="V")
     pay.add_argument("--db", metavar="PATH")
     pay.add_argument("--format", choices=["table", "csv", "json"], default="table")
@@ -556,13 +561,20 @@ def _serve(args) -> int:
 
 
 def _payment(args) -> int:
-    from warehouse.lookup import explain_no_payment, payment_rows
+    from warehouse.lookup import explain_no_payment, payment_rows, place_zip
 
     con = _open(args)
     try:
-        cols, rows = payment_rows(con, args.hcpcs, args.date, args.modifier, args.locality)
+        locality = args.locality
+        if args.zip:  # the ZIP code's locality, then priced exactly as that locality
+            place = place_zip(con, args.zip, args.date)
+            if place.locality is None:
+                raise (CmsrefError if place.fault else NoDataError)(place.message)
+            print(f"cmsref: {place.message}", file=sys.stderr)
+            locality = place.locality
+        cols, rows = payment_rows(con, args.hcpcs, args.date, args.modifier, locality)
         if not rows:
-            raise NoDataError(explain_no_payment(con, args.hcpcs, args.date, args.modifier, args.locality)[1])
+            raise NoDataError(explain_no_payment(con, args.hcpcs, args.date, args.modifier, locality)[1])
     finally:
         con.close()
     return _deliver(cols, [rows], args.format, None)
