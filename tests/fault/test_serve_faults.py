@@ -198,12 +198,13 @@ def test_an_altered_data_version_is_a_503_naming_the_version_and_the_table(sound
     """warehouse.api.open_version refuses a version whose content no longer matches its manifest; the message it
     raises names the file, the answer must not."""
     from cmsref import serve
+    from cmsref.serve import connections
 
     def altered(path, version="latest", **_):
         raise AlteredDataError(f"data version 2024.2 in {path} does not match its manifest (pfs_rvu: 1 row "
                                f"changed)", version="2024.2", table="pfs_rvu")
 
-    monkeypatch.setattr(serve, "open_version", altered)
+    monkeypatch.setattr(connections, "open_version", altered)
     with TestClient(serve.create_app(sound)) as client, caplog.at_level(logging.WARNING):
         r = client.get(url)
     assert r.status_code == 503, r.text
@@ -219,12 +220,13 @@ def test_an_altered_data_version_is_a_503_naming_the_version_and_the_table(sound
 
 def failing(monkeypatch, exc: BaseException) -> None:
     """Every /codes lookup raises `exc` (as a fault in a lookup would)."""
-    from cmsref import serve
+    from cmsref.serve.routes import codes, pages
 
     def fail(*_):
         raise exc
 
-    monkeypatch.setattr(serve, "code_record", fail)
+    for routes in (codes, pages):
+        monkeypatch.setattr(routes, "code_record", fail)
 
 
 @pytest.mark.parametrize("exc", [

@@ -93,16 +93,16 @@ def test_lines_choose_the_qp_factor_on_request_and_price_only_what_the_pfs_pays(
 
 
 def test_payment_caches_are_kept_for_the_most_recently_asked_versions_only():
-    from cmsref import serve
+    from cmsref.serve import connections
 
-    versions = serve.Versions.__new__(serve.Versions)  # only the cache bookkeeping is under test
+    versions = connections.Versions.__new__(connections.Versions)  # only the cache bookkeeping is under test
     versions.lock, versions.caches = __import__("threading").Lock(), {}
     first = versions.payments("v1", "a")
-    for n in range(2, serve.MAX_CACHED_VERSIONS + 1):
+    for n in range(2, connections.MAX_CACHED_VERSIONS + 1):
         versions.payments(f"v{n}", "a")
     assert versions.payments("v1", "a") is first  # asked again: now the most recent
     versions.payments("new", "a")
-    assert len(versions.caches) == serve.MAX_CACHED_VERSIONS and ("v2", "a") not in versions.caches
+    assert len(versions.caches) == connections.MAX_CACHED_VERSIONS and ("v2", "a") not in versions.caches
     assert versions.payments("v1", "a") is first
 
 
