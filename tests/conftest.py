@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MIRROR, cmsref_home
+from tests.helpers import MIRROR, WholeBuild, cmsref_home
 
 # Prefect reads its settings when first imported: tests use an ephemeral server whose state lives inside the
 # project's data folder (gitignored) and a result store of this test session only, so cached transforms from
@@ -85,3 +85,34 @@ def mirror_home(mirror_db, tmp_path_factory):
     shutil.copy(mirror_db, home / "cmsref.duckdb")
     with cmsref_home(home):
         yield home
+
+
+@pytest.fixture(scope="session")
+def pfs_2024b(tmp_path_factory) -> WholeBuild:
+    """PFS 2024B (the real RVU24B) built once per session into an empty warehouse, as `cmsref build --no-prefect
+    --period 2024B` does: data version 2024.2. Read-only for the tests that use it: copy it before publishing."""
+    from cmsref import pipeline
+    from core import settings
+
+    with cmsref_home(tmp_path_factory.mktemp("pfs-2024b") / "data"):
+        result = pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
+        assert result.data_version, result.message
+        return WholeBuild(settings.db_path(), (result.data_version,))
+
+
+@pytest.fixture(scope="session")
+def pfs_2024b_2025d(pfs_2024b, tmp_path_factory) -> WholeBuild:
+    """PFS 2025D (the real RVU25D) published onto a copy of pfs_2024b, once per session: data versions 2024.2 and
+    2025.4. Read-only for the tests that use it: copy it before publishing."""
+    import shutil
+
+    from cmsref import pipeline
+    from core import settings
+
+    home = tmp_path_factory.mktemp("pfs-2024b-2025d") / "data"
+    home.mkdir()
+    shutil.copyfile(pfs_2024b.db, home / "cmsref.duckdb")
+    with cmsref_home(home):
+        result = pipeline.build(["pfs"], ["2025D"], mirror=MIRROR)
+        assert result.data_version, result.message
+        return WholeBuild(settings.db_path(), pfs_2024b.data_versions + (result.data_version,))

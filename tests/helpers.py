@@ -7,6 +7,7 @@ import os
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -14,6 +15,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CMSREF_SHARED", ROOT.parent / "shared"))
 MIRROR = SHARED / "cms-mirror"
 PFS = MIRROR / "pfs_rvu"
+
+
+class WholeBuild(NamedTuple):
+    """A warehouse that a session fixture built once (pfs_2024b, pfs_2024b_2025d in tests/conftest.py): read-only for
+    the tests that share it; a test that publishes into it works on a copy (home_with_copy)."""
+    db: Path
+    data_versions: tuple[str, ...]  # what each build published, in order
 
 
 def home_with_copy(db: Path, tmp_path: Path, monkeypatch) -> Path:

@@ -1,7 +1,8 @@
 """Fixtures of the fault suite: one baseline warehouse per session, a fresh copy per test, a cms.gov stand-in.
 
-The baseline holds a release of every dataset, built once: the real PFS RVU24B, MUE 2026 Q2 and ASC 2020-01 from
-../shared/cms-mirror, plus OPPS 2025-01 and AOC 2026 Q2 generated in code (no real file of those is mirrored).
+The baseline holds a release of every dataset, built once: the real PFS RVU24B (a copy of the whole suite's
+pfs_2024b), MUE 2026 Q2 and ASC 2020-01 from ../shared/cms-mirror, plus OPPS 2025-01 and AOC 2026 Q2 generated in
+code (no real file of those is mirrored).
 Every test gets its own copy of it in tmp_path (CMSREF_HOME), and its own stand-in server serving the mirror's
 zips under their cms.gov paths (CMSREF_CMS_BASE_URL).
 """
@@ -25,13 +26,16 @@ class Baseline:
 
 
 @pytest.fixture(scope="session")
-def baseline(tmp_path_factory) -> Baseline:
+def baseline(request, tmp_path_factory) -> Baseline:
+    import shutil
+
     from cmsref import pipeline
     from tests.fault.sources import aoc_grid, csv_bytes, opps_grid
     from tests.builders import AOC_ROWS
 
     if not MIRROR.is_dir():
         pytest.skip(f"real CMS files not found at {MIRROR}")
+    pfs_2024b = request.getfixturevalue("pfs_2024b")  # PFS 2024B: the whole suite's session build, copied below
     root = tmp_path_factory.mktemp("fault-baseline")
     generated = root / "generated-mirror"
     (generated / "opps_addendum_b/2025-01").mkdir(parents=True)
@@ -44,7 +48,9 @@ def baseline(tmp_path_factory) -> Baseline:
         mp.delenv(var, raising=False)
     try:
         db = root / "data" / "cmsref.duckdb"
-        for datasets, periods, mirror in ((["pfs"], ["2024B"], MIRROR), (["mue"], ["2026Q2"], MIRROR),
+        db.parent.mkdir()
+        shutil.copyfile(pfs_2024b.db, db)
+        for datasets, periods, mirror in ((["mue"], ["2026Q2"], MIRROR),
                                           (["asc"], ["2020-01"], MIRROR), (["opps"], ["2025-01"], generated),
                                           (["aoc"], ["2026Q2"], generated)):
             result = pipeline.build(datasets, periods, mirror=mirror, db=db)

@@ -5,17 +5,14 @@ import json
 import pytest
 
 from cmsref.cli import main
-from tests.helpers import MIRROR
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    home = tmp_path_factory.mktemp("cli")
-    assert main(["build", "--no-prefect", "--mirror", str(MIRROR), "--period", "2024B",
-                 "--db", str(home / "w.duckdb")]) == 0
-    return str(home / "w.duckdb")
+def db(pfs_2024b):
+    """The session's 2024B warehouse: these commands only read it."""
+    return str(pfs_2024b.db)
 
 
 def run(capsys, *args):

@@ -11,7 +11,7 @@ from cmsref import pipeline
 
 from core import settings
 from cmsref.cli import main
-from tests.helpers import MIRROR, PFS, cmsref_home
+from tests.helpers import MIRROR, PFS, home_with_copy
 from warehouse.api import open_version
 from warehouse.diff import diff
 
@@ -19,11 +19,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    with cmsref_home(tmp_path_factory.mktemp("export-diff")):
-        pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
-        pipeline.build(["pfs"], ["2025D"], mirror=MIRROR)
-        yield settings.db_path()
+def db(pfs_2024b_2025d):
+    """2024B, then 2025D published (2024.2, 2025.4): the session's shared build, read-only here."""
+    return pfs_2024b_2025d.db
 
 
 def pprrvu_keys(path):
@@ -101,11 +99,10 @@ def test_export_without_cpt_descriptors_and_duckdb_format(db, tmp_path):
     snap.close()
 
 
-def test_diff_of_two_periods_compares_what_is_in_effect(tmp_path, monkeypatch):
+def test_diff_of_two_periods_compares_what_is_in_effect(pfs_2024b, tmp_path, monkeypatch):
     """2024C ships only PPRRVU in the mirror: 2024B's GPCI, LOCCO, ANES and OPPSCAP stay in effect for 2024C's
     dates, so they are not 'removed'."""
-    monkeypatch.setenv("CMSREF_HOME", str(tmp_path / "data"))
-    pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
+    home_with_copy(pfs_2024b.db, tmp_path, monkeypatch)  # the session's 2024B, copied: this test publishes 2024C
     pipeline.build(["pfs"], ["2024C"], mirror=MIRROR)
     con = open_version(settings.db_path())
     result = {d.table: d for d in diff(con, "2024B", "2024C")}

@@ -11,26 +11,16 @@ import zipfile
 import pytest
 
 from cmsref.cli import main
-from tests.helpers import home_with_copy, MIRROR, PFS, snapshot
+from tests.helpers import home_with_copy, PFS, snapshot
 
 pytestmark = pytest.mark.integration
 REAL_24C = PFS / "RVU24C/PPRRVU24_JUL.csv"
 
 
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory):
-    home = tmp_path_factory.mktemp("baseline")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(home))
-    assert main(["build", "--no-prefect", "--mirror", str(MIRROR), "--period", "2024B"]) == 0
-    mp.undo()
-    return home / "cmsref.duckdb"
-
-
 @pytest.fixture
-def world(baseline, tmp_path, monkeypatch):
-    """A fresh copy of the baseline warehouse and an empty mirror folder for RVU24C."""
-    db = home_with_copy(baseline, tmp_path, monkeypatch)
+def world(pfs_2024b, tmp_path, monkeypatch):
+    """A fresh copy of the session's 2024B warehouse and an empty mirror folder for RVU24C."""
+    db = home_with_copy(pfs_2024b.db, tmp_path, monkeypatch)
     folder = tmp_path / "mirror" / "pfs_rvu" / "RVU24C"
     folder.mkdir(parents=True)
     return db, folder

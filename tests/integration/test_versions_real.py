@@ -29,17 +29,15 @@ def answers(con):
 
 
 @pytest.fixture(scope="module")
-def two_versions(tmp_path_factory):
-    home = tmp_path_factory.mktemp("versions")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(home))
-    v1 = pipeline.build(["pfs"], ["2024B"], mirror=MIRROR).data_version
-    con = open_version(settings.db_path(), v1)
+def two_versions(pfs_2024b, pfs_2024b_2025d):
+    """The answers and manifest of 2024B's version while it was the only one (the session's 2024B build), and the
+    warehouse after 2025D was published onto it (the session's pair, a copy of that build plus 2025D)."""
+    (v1,) = pfs_2024b.data_versions
+    con = open_version(pfs_2024b.db, v1)
     before, sha1 = answers(con), manifest_sha256(con)
     con.close()
-    v2 = pipeline.build(["pfs"], ["2025D"], mirror=MIRROR).data_version
-    yield settings.db_path(), v1, v2, before, sha1
-    mp.undo()
+    v2 = pfs_2024b_2025d.data_versions[-1]
+    return pfs_2024b_2025d.db, v1, v2, before, sha1
 
 
 def test_pinned_version_answers_exactly_as_before(two_versions):
