@@ -35,7 +35,7 @@ import duckdb
 
 from core.errors import CmsrefError, NoDataError
 from transform.vendor_guide import GuideExtract, GuideFigure
-from core.effective import overlaps
+from core.effective import latest_end_sql, overlaps
 
 MATCH, MISMATCH, NOT_IN_CMS, NOT_COMPARABLE = "match", "mismatch", "not in CMS data", "not comparable"
 OTHER_PERIOD = "other period"  # compared with another year's CMS data: never a match, whatever the figures say
@@ -94,7 +94,8 @@ class _Source:
 
 def _loaded(con: duckdb.DuckDBPyConnection, view: str, where: str = "") -> list[_Release]:
     """Releases of a view in the connection's data version, oldest first."""
-    rows = _rows(con, f"SELECT release_id, any_value(period), min(effective_from), max(effective_to) FROM {view} "
+    rows = _rows(con, f"SELECT release_id, any_value(period), min(effective_from), {latest_end_sql('effective_to')} "
+                      f"FROM {view} "
                       f"{where} GROUP BY release_id ORDER BY 3, 1", [])
     return [_Release(*row) for row in rows]
 

@@ -11,7 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 
-from core.effective import in_effect
+from core.effective import in_effect, latest_end_sql
 
 # The columns of a payment answer: what is shown, then what traces it (release, RVUs, GPCIs, source rows).
 SHOWN = ("period", "hcpcs", "modifier", "status_code", "locality", "locality_name", "setting", "cf_variant",
@@ -194,8 +194,9 @@ def explain_no_payment(con, hcpcs: str, day: str, modifier: str = "", locality: 
     release = con.execute("SELECT DISTINCT period, release_id FROM pfs_rvu_on(CAST(? AS DATE))", [day]).fetchall()
     if not release:
         year = day[:4]
-        loaded = con.execute("SELECT period, min(effective_from), max(effective_to) FROM pfs_rvu GROUP BY period "
-                             "ORDER BY 2").fetchall()
+        loaded = con.execute(f"SELECT period, min(effective_from), {latest_end_sql('effective_to')} FROM pfs_rvu "
+                             f"GROUP BY period ORDER BY 2").fetchall()
+        loaded = [(p, f, t or "open") for p, f, t in loaded]
         same_year = [f"{p} {f}..{t}" for p, f, t in loaded if str(f).startswith(year)]
         return None, (f"no PFS payment for {what}: no loaded PFS release covers that date of service. Loaded "
                       f"windows of {year} (end exclusive): {'; '.join(same_year) or 'none'}; all loaded: "

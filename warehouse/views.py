@@ -37,6 +37,7 @@ def payment_sql(version_sql: str | None) -> str:
     def source(name):
         return f"SELECT * FROM {name}" if version_sql is None else table_sql(TABLES[name], version_sql)
     rvu, gpci, cf = source("pfs_rvu"), source("pfs_gpci"), source("conversion_factor")
+    both_end = effective.earlier_end_sql("r.effective_to", "g.effective_to")  # the end of the windows' intersection
     return f"""
 WITH rvu AS (SELECT r.*, c.variant AS cf_variant, c.conversion_factor AS cf
              FROM ({rvu}) r JOIN ({cf}) c ON c.release_id = r.release_id AND c.kind = 'physician'),
@@ -51,11 +52,11 @@ located AS (
   UNION ALL
   -- locality rows: the GPCI rows whose window overlaps the RVU row's. PFS windows never cross a calendar year,
   -- so the equal year lets DuckDB hash-join instead of comparing every pair
-  SELECT r.*, greatest(r.effective_from, g.effective_from), least(r.effective_to, g.effective_to), g.mac,
-         g.locality, g.locality_name, false, g.work_gpci, g.pe_gpci, g.mp_gpci, g.release_id, g.source_sha256,
+  SELECT r.*, greatest(r.effective_from, g.effective_from), {both_end},
+         g.mac, g.locality, g.locality_name, false, g.work_gpci, g.pe_gpci, g.mp_gpci, g.release_id, g.source_sha256,
          g.source_row
   FROM rvu r JOIN gpci g ON year(g.effective_from) = year(r.effective_from)
-   AND g.effective_from < r.effective_to AND r.effective_from < g.effective_to),
+   AND windows_overlap(r.effective_from, r.effective_to, g.effective_from, g.effective_to)),
 priced AS (
   SELECT l.*, s.setting,
          CASE s.setting WHEN 'facility' THEN l.facility_pe_rvu ELSE l.non_facility_pe_rvu END AS pe_rvu
@@ -89,7 +90,8 @@ PAYMENT_DOCS = {
 
 def catalog_sql() -> dict[str, str]:
     latest_windows = (
-        f"SELECT release_id, min(effective_from) AS effective_from, max(effective_to) AS effective_to "
+        f"SELECT release_id, min(effective_from) AS effective_from, "
+        f"{effective.latest_end_sql('effective_to')} AS effective_to "
         f"FROM meta.data_version_tables WHERE data_version = {LATEST_SQL} GROUP BY release_id"
     )
     return {
@@ -112,7 +114,8 @@ def view_definitions(version_sql: str = LATEST_SQL) -> dict[str, str]:
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the latest views, catalog views, as-of-date macros and their comments."""
-    con.execute(f"CREATE OR REPLACE MACRO main.{effective.SQL_MACRO}")
+    for macro in effective.SQL_MACROS:
+        con.execute(f"CREATE OR REPLACE MACRO main.{macro}")
     for name, sql in {**catalog_sql(), **view_definitions()}.items():
         con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {sql}")
     for name in view_definitions():
@@ -147,7 +150,8 @@ def create_pinned_views(con: duckdb.DuckDBPyConnection, version: str) -> None:
     for name, table in TABLES.items():
         if name not in stored:  # added to cmsref after this warehouse was last published: shown empty
             definitions[name] = _empty_sql(table)
-    con.execute(f"CREATE OR REPLACE TEMP MACRO {effective.SQL_MACRO}")  # a warehouse older than the macro
+    for macro in effective.SQL_MACROS:  # a warehouse older than the macros
+        con.execute(f"CREATE OR REPLACE TEMP MACRO {macro}")
     for name, sql in definitions.items():
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         con.execute(
@@ -196,7 +200,7 @@ def snapshot_statements(version: str) -> list[str]:
     from warehouse.claim_rules import HELPER_MACROS
 
     v = literal(version)
-    out = [f"CREATE OR REPLACE MACRO {effective.SQL_MACRO}",
+    out = [*(f"CREATE OR REPLACE MACRO {macro}" for macro in effective.SQL_MACROS),
            f"CREATE OR REPLACE VIEW pfs_payment AS {payment_sql(None)}"]
     for name in [*TABLES, "pfs_payment"]:
         out += [f"CREATE OR REPLACE MACRO {name}_on(dos) AS TABLE SELECT * FROM {name} WHERE {IN_EFFECT}",
