@@ -200,16 +200,21 @@ def diff_page(result, a: str, b: str) -> str:
         {1, 2, 3}))
 
 
-def report_file(validation_json: str) -> Path | None:
-    """A release's validation report: named relative to the reports folder ($CMSREF_HOME/reports; releases built
-    before that name it by its absolute path)."""
-    from core.settings import reports_dir
-
+def report_file(validation_json: str, roots: list[Path]) -> Path | None:
+    """A release's validation report, looked up in the reports folders `roots` (the data folder of the warehouse
+    served, then $CMSREF_HOME/reports): a release names it relative to the reports folder it was built with
+    (releases built before that name it by its absolute path: its last two parts are looked up). A name that would
+    lead out of the reports folder is never followed."""
     path = json.loads(validation_json).get("report_html")
     if not path:
         return None
-    path = Path(path) if Path(path).is_absolute() else reports_dir() / path
-    return path if path.is_file() else None
+    name = Path(*Path(path).parts[-2:]) if Path(path).is_absolute() else Path(path)
+    for root in roots:
+        root = Path(root).resolve()
+        candidate = (root / name).resolve()
+        if candidate.is_relative_to(root) and candidate.is_file():
+            return candidate
+    return None
 
 
 def not_found_page(code: str, day: str, reason: str) -> str:
