@@ -17,7 +17,8 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_LINES = 20_000
 LINES_BODY = "a JSON object with a non-empty list `lines` is expected"
-LINE_FIELDS = {"claim", "hcpcs", "modifier", "units", "date_of_service", "locality", "setting", "service_type", "qp"}
+LINE_FIELDS = {"claim", "hcpcs", "modifier", "units", "date_of_service", "locality", "zip", "setting",
+               "service_type", "qp"}
 MAX_UNITS = 2**31 - 1
 BODY_KEYS = {"lines"}
 
@@ -71,6 +72,41 @@ def _locality(value, parameter: str = "locality") -> tuple[str, str] | None:
     return m.group(1).zfill(5), m.group(2).zfill(2)
 
 
+def _zip(value, parameter: str = "zip") -> str | None:
+    """None (absent) or an empty query parameter is no ZIP code; else 5 digits or ZIP+4, as core/fields.py's `zip`
+    reads it."""
+    from core.fields import FIELDS, FieldValueError
+
+    if value is None or value == "":
+        return None
+    try:
+        return FIELDS["zip"].parse(value)
+    except FieldValueError as exc:
+        raise BadInput(parameter, str(exc)) from None
+
+
+def placed(con, zip_code: str, day: str, parameter: str, locality, headers: dict | None = None):
+    """The MAC and locality of a ZIP code of service on a date (warehouse.lookup.place_zip): a ZIP code given with a
+    locality, or not in the ZIP code file in effect, is bad input (a 400 naming `parameter`). A ZIP code the file
+    cannot place (it spans localities, or no file covers the date) comes back with locality None and its message."""
+    from warehouse.lookup import place_zip
+
+    if locality is not None:
+        raise BadInput(parameter, "give a zip or a locality, not both", headers)
+    place = place_zip(con, zip_code, day)
+    if place.fault:
+        raise BadInput(parameter, place.message, headers)
+    return place
+
+
+def zip_answer(place) -> dict:
+    """What an answer says about a ZIP code: the locality it was priced in (None: none, and why), from which row."""
+    row = place.row or {}
+    return {"zip": place.zip, "locality": f"{place.locality[0]}:{place.locality[1]}" if place.locality else None,
+            "message": place.message, "period": row.get("period"), "release_id": row.get("release_id"),
+            "source_sha256": row.get("source_sha256"), "source_row": row.get("source_row")}
+
+
 def _sha256(value, parameter: str = "sha256") -> str:
     return _text(value, parameter, SHA256, "a SHA-256 (64 hexadecimal digits)").group(0)
 
@@ -112,7 +148,7 @@ async def lines_body(request: Request) -> dict:
 
 def line_rows(items) -> list[tuple]:
     """The `lines` of a /lines body, each checked, as rows (line_no, claim, hcpcs, modifier, units,
-    date_of_service, mac, locality, setting, service_type, qp); the first bad line and field is the BadInput."""
+    date_of_service, mac, locality, setting, service_type, qp, zip); the first bad line and field is the BadInput."""
     if not isinstance(items, list) or not items:
         raise BadInput("lines", LINES_BODY)
     if len(items) > MAX_LINES:
@@ -135,6 +171,9 @@ def line_rows(items) -> list[tuple]:
             raise BadInput(f"{where}.service_type",
                            f"{_shown(service)} is not practitioner, outpatient_hospital or dme")
         loc = _locality(line.get("locality"), f"{where}.locality")
+        zip_code = _zip(line.get("zip"), f"{where}.zip")
+        if zip_code and loc:
+            raise BadInput(f"{where}.zip", "give a zip or a locality, not both")
         claim, qp = line.get("claim"), line.get("qp", False)
         if claim is not None and not (isinstance(claim, str) and 0 < len(claim) <= 64):
             raise BadInput(f"{where}.claim", f"{_shown(claim)} is not a claim identifier: text of 1 to 64 "
@@ -145,7 +184,7 @@ def line_rows(items) -> list[tuple]:
         rows.append((i + 1, claim, _hcpcs(line.get("hcpcs"), f"{where}.hcpcs"),
                      _modifier(line.get("modifier"), f"{where}.modifier"), units,
                      _date(line.get("date_of_service"), f"{where}.date_of_service"),
-                     loc[0] if loc else None, loc[1] if loc else None, setting, service, qp))
+                     loc[0] if loc else None, loc[1] if loc else None, setting, service, qp, zip_code))
     return rows
 
 

@@ -7,14 +7,15 @@ from fastapi import APIRouter, Depends
 
 from cmsref.serve.answers import answer, version_headers
 from cmsref.serve.connections import Versions
-from cmsref.serve.inputs import MAX_LINES, check_locality, line_rows, lines_body
+from cmsref.serve.inputs import MAX_LINES, check_locality, line_rows, lines_body, placed
 from cmsref.serve.routes import serving
 from warehouse.lookup import dict_rows
 
 router = APIRouter()
 
 LINES_QUERY = """
-SELECT l.line_no, l.claim_id AS claim, l.hcpcs, l.modifier, l.units, l.date_of_service, l.setting, p.locality,
+SELECT l.line_no, l.claim_id AS claim, l.hcpcs, l.modifier, l.units, l.date_of_service, l.setting, l.zip,
+       p.locality,
        l.qp, p.pfs_amount, p.pfs_period, p.pfs_status_code, p.pfs_cf_variant, p.pfs_status,
        m.mue_period, m.mue_value, m.mai, m.units_compared, m.status AS mue_status,
        a.aoc_period, a.edit_type AS addon_edit_type, a.primaries_on_claim, a.status AS addon_status
@@ -36,19 +37,23 @@ OPENAPI_BODY = {"requestBody": {"required": True, "content": {
 def lines(version: str, body: dict = Depends(lines_body), versions: Versions = Depends(serving)):
     rows = line_rows(body.get("lines"))
     served = con, _, _ = versions.connection(version)
-    first_line = {}  # each locality once, at its first line (in line order, so the first bad line is named)
-    for line_no, *_, mac, loc, _, _, _ in rows:
+    first_line, first_zip = {}, {}  # each locality, and each ZIP code on a date, once, at its first line (in line
+    for line_no, _, _, _, _, day, mac, loc, _, _, _, zip_code in rows:  # order, so the first bad line is named)
         if mac:
             first_line.setdefault((mac, loc), line_no)
+        if zip_code:
+            first_zip.setdefault((zip_code[:5], day), line_no)
     headers = version_headers(served, version)
     for loc, line_no in first_line.items():
         check_locality(versions, served, loc, f"lines[{line_no - 1}].locality", headers)
+    for (zip_code, day), line_no in first_zip.items():  # a ZIP code not in the ZIP code file in effect: a 400
+        placed(con, zip_code, day, f"lines[{line_no - 1}].zip", None, headers)
     import polars as pl
 
     frame = pl.DataFrame(rows, orient="row", schema={
         "line_no": pl.Int32, "claim_id": pl.String, "hcpcs": pl.String, "modifier": pl.String,
         "units": pl.Int32, "date_of_service": pl.String, "mac": pl.String, "locality": pl.String,
-        "setting": pl.String, "service_type": pl.String, "qp": pl.Boolean,
+        "setting": pl.String, "service_type": pl.String, "qp": pl.Boolean, "zip": pl.String,
     }).with_columns(pl.col("date_of_service").str.to_date())
     con.register("incoming_lines", frame.to_arrow())  # values as data, never as SQL text
     try:
