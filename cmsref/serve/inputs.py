@@ -1,19 +1,14 @@
 """What `cmsref serve` accepts: query parameters, path segments and the /lines body, parsed and checked. Anything
 else is a BadInput, answered 400 naming the parameter (`lines[2].units`, `body`) and what is expected. The value
-checks (HCPCS, modifier, MAC:locality, date) are here, in one place, for the field registry to take over."""
+checks (HCPCS, modifier, MAC:locality, date, ZIP code) are those of core/fields.py, the same the CLI's arguments
+use, so that both accept and refuse the same input."""
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import date
-
 from fastapi import Request
 
-HCPCS = re.compile(r"[0-9A-Za-z]{5}")
-MODIFIER = re.compile(r"([0-9A-Za-z]{2})?")
-LOCALITY = re.compile(r"(\d{1,5}):(\d{1,2})")
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_LINES = 20_000
 LINES_BODY = "a JSON object with a non-empty list `lines` is expected"
@@ -45,31 +40,40 @@ def _text(value, parameter: str, pattern: re.Pattern, expected: str) -> re.Match
     return m
 
 
+def _field(name: str, value, parameter: str) -> str:
+    """`value` read as core/fields.py's field `name` reads it (the CLI reads its arguments the same way); None is a
+    missing parameter."""
+    from core.fields import FIELDS, FieldValueError
+
+    if value is None:
+        raise BadInput(parameter, f"missing: {FIELDS[name].describe()} is expected")
+    try:
+        return FIELDS[name].parse(value)
+    except FieldValueError as exc:
+        raise BadInput(parameter, str(exc)) from None
+
+
 def _hcpcs(value, parameter: str = "hcpcs") -> str:
-    return _text(value, parameter, HCPCS, "a HCPCS / CPT code: 5 letters or digits, e.g. 37252").group(0).upper()
+    return _field("hcpcs", value, parameter)
 
 
 def _date(value, parameter: str = "date") -> str:
-    expected = "a date of the form YYYY-MM-DD, e.g. 2024-06-01"
-    try:
-        return date.fromisoformat(_text(value, parameter, ISO_DATE, expected).group(0)).isoformat()
-    except ValueError:
-        raise BadInput(parameter, f"{_shown(value)} is not {expected}") from None
+    return _field("date_of_service", value, parameter)
 
 
 def _modifier(value, parameter: str = "modifier") -> str:
     """None (absent) is no modifier."""
-    if value is None:
-        return ""
-    return _text(value, parameter, MODIFIER, "a modifier: 2 letters or digits, e.g. 26 or TC").group(0).upper()
+    return "" if value is None else _field("modifier", value, parameter)
 
 
 def _locality(value, parameter: str = "locality") -> tuple[str, str] | None:
     """None (absent) or an empty query parameter is national."""
-    if value is None or value == "":
-        return None
-    m = _text(value, parameter, LOCALITY, "MAC:LOCALITY, e.g. 01182:18")
-    return m.group(1).zfill(5), m.group(2).zfill(2)
+    from core.fields import FieldValueError, parse_locality
+
+    try:
+        return None if value is None else parse_locality(value)
+    except FieldValueError as exc:
+        raise BadInput(parameter, str(exc)) from None
 
 
 def _zip(value, parameter: str = "zip") -> str | None:

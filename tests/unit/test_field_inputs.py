@@ -6,6 +6,7 @@ import argparse
 import pytest
 
 from cmsref import cli
+from cmsref.serve import inputs
 
 REFUSED = object()
 
@@ -41,10 +42,34 @@ def via_cli(field: str, text: str):
         return REFUSED, str(exc)
 
 
+def via_server(field: str, text: str):
+    check = {"hcpcs": inputs._hcpcs, "modifier": inputs._modifier, "locality": inputs._locality,
+             "date": inputs._date}[field]
+    try:
+        return check(text, "p")
+    except inputs.BadInput as exc:
+        assert exc.parameter == "p"
+        return REFUSED, exc.message
+
+
+@pytest.mark.parametrize("read_by", [via_cli, via_server], ids=["cli", "server"])
 @pytest.mark.parametrize("field, text, read", INPUTS)
-def test_the_cli_reads_an_input_as_its_field_does(field, text, read):
-    got = via_cli(field, text)
+def test_the_cli_and_the_server_read_an_input_as_its_field_does(read_by, field, text, read):
+    got = read_by(field, text)
     if read is REFUSED:
         assert got[0] is REFUSED and got[1] == f"{text!r} {EXPECTED[field]}"
     else:
         assert got == read
+
+
+@pytest.mark.parametrize("field, value", [("hcpcs", 37252), ("hcpcs", ["37252"]), ("modifier", 26), ("date", 20240601),
+                                          ("locality", 1182), ("locality", {"mac": "01182"})])
+def test_the_server_refuses_a_json_value_that_is_not_a_string(field, value):
+    assert via_server(field, value) == (REFUSED, f"{value!r} {EXPECTED[field]}")
+
+
+def test_a_missing_parameter_is_said_with_what_is_expected():
+    with pytest.raises(inputs.BadInput, match=r"^missing: a HCPCS / CPT code \(5 letters or digits, e.g. 37252\) is "
+                                              r"expected$"):
+        inputs._hcpcs(None)
+    assert (inputs._modifier(None), inputs._locality(None)) == ("", None)
