@@ -225,6 +225,9 @@ def _parser() -> argparse.ArgumentParser:
     pay.add_argument("--db", metavar="PATH")
     pay.add_argument("--format", choices=["table", "csv", "json"], default="table")
     pay.set_defaults(func=_payment)
+    from cmsref import lines
+
+    lines.add_parser(sub)  # cmsref lines: claim-line files of any size (cmsref/lines.py)
     return p
 
 
