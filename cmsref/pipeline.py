@@ -255,15 +255,20 @@ def _previous_table(db: Path, built: list[BuiltRelease], spec: DatasetSpec, rele
 
 def checks_not_made(spec: DatasetSpec, previous: dict | None, previous_data: dict) -> list[str]:
     """The release notes' line on each check against the previous release that could not be made because there is
-    no previous release (or none with the table it compares)."""
+    no previous release (or none with the table it compares), and for a ZIP locality release the GPCI check when no
+    PFS release with a GPCI file covers its first day."""
+    out = []
     if previous is None:
         skipped = ["row-count drift", *(["locality", "work-RVU"] if spec.name == "pfs" else [])]
-        return [f"no earlier {spec.name} release loaded: {', '.join(skipped)} check{'s' * (len(skipped) > 1)} "
-                f"not made"]
-    out = []
-    for key, table, check in (("localities", "pfs_gpci", "locality"), ("work_rvu", "pfs_rvu", "work-RVU")):
-        if spec.name == "pfs" and previous_data[key][0] is None:
-            out.append(f"no earlier {spec.name} release with a {table} table loaded: {check} check not made")
+        out.append(f"no earlier {spec.name} release loaded: {', '.join(skipped)} check{'s' * (len(skipped) > 1)} "
+                   f"not made")
+    else:
+        for key, table, check in (("localities", "pfs_gpci", "locality"), ("work_rvu", "pfs_rvu", "work-RVU")):
+            if spec.name == "pfs" and previous_data[key][0] is None:
+                out.append(f"no earlier {spec.name} release with a {table} table loaded: {check} check not made")
+    if spec.name == "zip" and (previous_data.get("gpci") or (None,))[0] is None:
+        out.append("no PFS release with a GPCI file covers the quarter's first day: the check of the ZIP codes' "
+                   "localities against the GPCI file not made")
     return out
 
 

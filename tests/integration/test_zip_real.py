@@ -156,3 +156,14 @@ def test_pfs_check_prices_claim_lines_by_zip_as_by_locality(mirror_db):
         con.close()
     assert rows == [(1, "13202:01", "142.07", "priced"), (2, "13202:01", "142.07", "priced"),
                     (3, None, None, "ZIP code spans localities: its +4 and the ZIP+4 file (not loaded) are needed")]
+
+
+def test_built_without_a_pfs_release_the_gpci_check_is_said_not_made(home):
+    from cmsref import pipeline
+
+    result = pipeline.build(["zip"], mirror=MIRROR)
+    assert result.data_version and "zip/2025-10/r1" in result.message
+    (notes, validation), = query(home / "cmsref.duckdb", "SELECT notes, validation FROM meta.releases")
+    assert "no PFS release with a GPCI file covers the quarter's first day: the check of the ZIP codes' localities " \
+           "against the GPCI file not made" in json.loads(notes)
+    assert [s["table"] for s in json.loads(validation)["suites"]] == ["zip_locality"]
