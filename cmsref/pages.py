@@ -51,11 +51,13 @@ def source_link(sha: str | None, row: int | None) -> str:
 
 
 def search_form(hcpcs: str = "", day: str = "", locality: str = "") -> str:
+    """A code on a date, nationally or in a locality given as MAC:LOC or by the ZIP code of service."""
     return ('<form action="/code" method="get" role="search">'
             f'<label for="hcpcs">Code</label><input id="hcpcs" name="hcpcs" value="{e(hcpcs)}" size="6" required>'
             f'<label for="date">Date of service</label><input id="date" name="date" type="date" value="{e(day)}" '
             f'required><label for="locality">Locality (MAC:LOC)</label><input id="locality" name="locality" '
-            f'value="{e(locality)}" size="9"><button type="submit">Show</button></form>')
+            f'value="{e(locality)}" size="9"><label for="zip">or ZIP code</label><input id="zip" name="zip" '
+            f'size="10" inputmode="numeric"><button type="submit">Show</button></form>')
 
 
 def chart(points: list[tuple[str, float]], title: str) -> str:

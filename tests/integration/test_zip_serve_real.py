@@ -102,3 +102,11 @@ def test_the_code_page_takes_a_zip(client):
     assert spans.status_code == 404 and "spans localities" in spans.text
     found = client.get(f"/code?hcpcs=37252&date={DAY}&zip=90210", follow_redirects=False)
     assert found.status_code == 303 and found.headers["location"] == f"/code/37252?date={DAY}&zip=90210"
+
+
+def test_the_search_form_takes_a_zip(client):
+    """The form a person fills in has a ZIP box; a browser sends the empty locality box along with it."""
+    index = client.get("/")
+    assert '<input id="zip" name="zip"' in index.text
+    found = client.get(f"/code?hcpcs=37252&date={DAY}&locality=&zip=90210", follow_redirects=True)
+    assert found.status_code == 200 and "Payment in 01182:18" in found.text and "1012.62" in found.text
