@@ -39,7 +39,7 @@ def reference_rows(db: Path, version: str = "latest") -> dict:
 
 def lines_sql(rows: dict, n: int, seed: int = 1) -> tuple[duckdb.DuckDBPyConnection, str]:
     """A connection holding the reference rows, and SQL of `n` lines (columns claim, hcpcs, modifier, units,
-    date_of_service, locality, setting, service_type, qp, and a pass-through npi)."""
+    date_of_service, locality, setting, service_type, qp, and pass-through npi and line_id)."""
     con = duckdb.connect()
     for name, table in rows.items():
         con.register(f"{name}_arrow", table)
@@ -68,7 +68,7 @@ SELECT 'C' || lpad(CAST(l.claim_no AS VARCHAR), 10, '0') AS claim, c.hcpcs,
          AS date_of_service,
        CASE WHEN l.h % 10 = 0 THEN NULL ELSE lo.locality END AS locality,
        CASE WHEN l.h % 3 = 0 THEN 'facility' ELSE 'non_facility' END AS setting, 'practitioner' AS service_type,
-       false AS qp, 1000000000 + l.h % 900000000 AS npi
+       false AS qp, CAST(1000000000 + l.h % 900000000 AS BIGINT) AS npi, CAST(l.before + l.j + 1 AS BIGINT) AS line_id
 FROM lines l JOIN w USING (wi) JOIN cn ON cn.wi = l.wi
 JOIN c ON c.wi = l.wi AND c.ci = hash(l.h, l.j) % cn.n
 JOIN ln ON ln.wi = l.wi JOIN lo ON lo.wi = l.wi AND lo.li = l.h % ln.n

@@ -517,7 +517,7 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
         counts = con.execute("SELECT bucket, count(*) FROM staged GROUP BY bucket ORDER BY bucket").fetchall()
         parts = work / "parts"
         parts.mkdir()
-        done, chunks = 0, _chunks(counts, chunk_lines)
+        done, spilled, chunks = 0, _spilled(con), _chunks(counts, chunk_lines)
         for n, (low, high, size) in enumerate(chunks):
             _do(con, f"CREATE OR REPLACE TEMP TABLE chunk AS SELECT * FROM staged WHERE bucket BETWEEN {low} "
                         f"AND {high}")
@@ -525,6 +525,7 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
             _do(con, f"COPY ({result_sql('chunk', list(passthrough), has_zip)}) TO "
                         f"{literal(parts / f'part-{n:06d}.parquet')} (FORMAT parquet)")
             done += size
+            spilled = max(spilled, _spilled(con))
             log.debug("chunk %d of %d: %d lines: %.2f s", n + 1, len(chunks), size, time.monotonic() - start)
             if progress:
                 progress(done, total, time.monotonic() - start)
@@ -541,7 +542,7 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
         for column in STATUSES:
             summary.statuses[column] = con.execute(
                 f"SELECT {_status_key(column)} AS s, count(*) FROM {every} GROUP BY s ORDER BY 2 DESC, 1").fetchall()
-        summary.spilled_bytes = _spilled(con)
+        summary.spilled_bytes = max(spilled, _spilled(con))
         con.close()
         os.replace(tmp_out, output)
         summary.seconds = time.monotonic() - start
@@ -587,7 +588,7 @@ def _chunks(counts: list[tuple[int, int]], chunk_lines: int) -> list[tuple[int, 
 def _spilled(con) -> int:
     """Bytes DuckDB wrote to its temporary directory at most (what proves a run spilled)."""
     try:
-        return int(con.execute("SELECT coalesce(max(size), 0) FROM duckdb_temporary_files()").fetchall()[0][0])
+        return int(con.execute("SELECT coalesce(sum(size), 0) FROM duckdb_temporary_files()").fetchall()[0][0])
     except duckdb.Error:
         return 0
 
