@@ -39,7 +39,7 @@ D = Decimal
 def test_the_whole_mirror_is_one_data_version_of_every_dataset(mirror_db):
     assert q(mirror_db, "SELECT data_version FROM data_versions") == [("2026.2",)]
     assert dict(q(mirror_db, "SELECT dataset, count(*) FROM releases WHERE in_latest GROUP BY dataset")) == {
-        "pfs": 5, "mue": 1, "aoc": 1, "opps": 7, "asc": 13}
+        "pfs": 5, "mue": 1, "aoc": 1, "opps": 7, "asc": 13, "zip": 1}
     assert q(mirror_db, "SELECT period FROM releases WHERE dataset = 'opps' ORDER BY period") == [
         (p,) for p in ("2020-01", "2020-04", "2021-01", "2022-01", "2022-04", "2022-07", "2022-10")]
 
