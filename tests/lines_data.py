@@ -60,7 +60,10 @@ WITH claims AS (
   SELECT i AS claim_no, CAST(1 + hash(i, {s}) % 8 AS BIGINT) AS k, CAST(hash(i, {s} + 1) % {nw} AS BIGINT) AS wi, hash(i, {s} + 2) AS h
   FROM range((({n}) // 4) + 8) t(i)),
 lines AS (
-  SELECT claim_no, unnest(range(k)) AS j, wi, h, sum(k) OVER (ORDER BY claim_no) - k AS before FROM claims)
+  SELECT claim_no, unnest(range(k)) AS j, wi, h, sum(k) OVER (ORDER BY claim_no) - k AS before FROM claims),
+drawn AS (  -- each line's code and each claim's locality as an index, so that both joins are equi-joins
+  SELECT l.*, hash(l.h, l.j) % cn.n AS ci, l.h % ln.n AS li
+  FROM lines l JOIN cn ON cn.wi = l.wi JOIN ln ON ln.wi = l.wi)
 SELECT 'C' || lpad(CAST(l.claim_no AS VARCHAR), 10, '0') AS claim, c.hcpcs,
        CASE WHEN hash(l.h, l.j, 7) % 20 = 0 THEN '26' ELSE '' END AS modifier,
        1 + CAST(hash(l.h, l.j, 3) % 5 = 0 AS INTEGER) * (hash(l.h, l.j, 4) % 4)::INTEGER AS units,
@@ -69,9 +72,7 @@ SELECT 'C' || lpad(CAST(l.claim_no AS VARCHAR), 10, '0') AS claim, c.hcpcs,
        CASE WHEN l.h % 10 = 0 THEN NULL ELSE lo.locality END AS locality,
        CASE WHEN l.h % 3 = 0 THEN 'facility' ELSE 'non_facility' END AS setting, 'practitioner' AS service_type,
        false AS qp, CAST(1000000000 + l.h % 900000000 AS BIGINT) AS npi, CAST(l.before + l.j + 1 AS BIGINT) AS line_id
-FROM lines l JOIN w USING (wi) JOIN cn ON cn.wi = l.wi
-JOIN c ON c.wi = l.wi AND c.ci = hash(l.h, l.j) % cn.n
-JOIN ln ON ln.wi = l.wi JOIN lo ON lo.wi = l.wi AND lo.li = l.h % ln.n
+FROM drawn l JOIN w USING (wi) JOIN c ON c.wi = l.wi AND c.ci = l.ci JOIN lo ON lo.wi = l.wi AND lo.li = l.li
 WHERE l.before + l.j < {n}"""
     return con, sql
 
