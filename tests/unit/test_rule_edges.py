@@ -199,7 +199,10 @@ def test_a_mac_typed_without_its_leading_zero_answers_as_the_padded_one(served_2
 
 
 # -------------------------------------------------------------------------------- lineage is content
-@pytest.mark.parametrize("change", ["source_row = source_row + 1", "source_sha256 = 'b' || source_sha256"])
+@pytest.mark.parametrize("change", ["source_row = source_row + 1", "source_sha256 = 'b' || source_sha256",
+                                    # only decimals lose trailing zeros in the hash: 11 -> 110 and a text value
+                                    # gaining a trailing 0 are changes
+                                    "source_row = source_row * 10", "hcpcs = hcpcs || '0'"])
 def test_a_changed_source_row_or_sha256_of_a_published_row_fails_verify(tmp_path, change):
     db = tmp_path / "w.duckdb"
     publish(db, [built("2026A", OPEN_FROM, "a")])
