@@ -22,7 +22,16 @@ def block(heading: str, lang: str) -> str:
     return section.split(f"```{lang}\n", 1)[1].split("```", 1)[0]
 
 
+def claim_extract(folder):
+    """The README's `cmsref lines claims/ --map ...` example reads a folder of claim extracts named as CMS's claim
+    files name their columns."""
+    folder.mkdir()
+    (folder / "part-1.csv").write_text("CLM_ID,HCPCS_CD,LINE_SRVC_CNT,date_of_service\n1,37252,1,2024-06-01\n"
+                                       "1,37253,2,2024-06-01\n2,99214,1,2025-11-01\n")
+
+
 def test_the_use_it_commands_run_in_order(mirror_home, tmp_path):
+    claim_extract(tmp_path / "claims")
     lines = [line.split("  #", 1)[0].strip() for line in block("Use it", "bash").splitlines() if line.strip()]
     assert len(lines) >= 10
     outputs = {}
@@ -37,6 +46,8 @@ def test_the_use_it_commands_run_in_order(mirror_home, tmp_path):
     national = outputs[".venv/bin/cmsref payment 37252 --date 2024-06-01"]
     assert re.search(r"facility\s+all\s+33\.2875\s+86\.21", national) and "927.06" in national
     assert (tmp_path / "r.html").exists() and (tmp_path / "out" / "manifest.json").exists()
+    checked = duckdb.sql(f"SELECT CLM_ID, hcpcs, pfs_amount FROM '{tmp_path / 'checked.parquet'}' ORDER BY input_line")
+    assert [str(a) for *_, a in checked.fetchall()][:1] == ["927.06"]  # 37252 on 2024-06-01: national, non-facility
 
 
 def test_the_readme_sql_gives_the_figures_it_shows(mirror_db):
@@ -61,6 +72,7 @@ def test_every_readme_output_pointed_at_the_warehouse_is_refused(mirror_home, tm
 
     db = mirror_home / "cmsref.duckdb"
     before = hashlib.sha256(db.read_bytes()).hexdigest()
+    claim_extract(tmp_path / "claims")
     commands = [c for line in block("Use it", "bash").splitlines() for c in line.split("  #", 1)[0].split(" && ")
                 if re.search(r"--(output|report|to)\b", c)]
     assert len(commands) >= 3, commands
