@@ -35,7 +35,7 @@ import duckdb
 from core.errors import CmsrefError
 from core.fields import FIELDS, HCPCS
 from core.sql import literal
-from warehouse.claim_rules import HELPER_MACROS, create_helper_macros
+from warehouse.claim_rules import HELPER_MACROS, create_helper_macros, line_results_sql
 
 log = logging.getLogger("cmsref.lines")
 SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".txt": "csv", ".parquet": "parquet", ".jsonl": "json",
@@ -385,14 +385,7 @@ def result_sql(chunk: str, passthrough: list[str], has_zip: bool, with_file: boo
     passed = "".join(f"s.{_q(c)}, " for c in passthrough)
     where = "s.input_file, " if with_file else ""
     return f"""
-WITH r AS (
-  SELECT l.line_no, l.row_id, p.locality, p.pfs_amount, p.pfs_period, p.pfs_status_code, p.pfs_cf_variant,
-         p.pfs_status, m.mue_period, m.mue_value, m.mai, m.units_compared, m.status AS mue_status, a.aoc_period,
-         a.edit_type AS addon_edit_type, a.primaries_on_claim, a.status AS addon_status,
-         CASE WHEN p.hcpcs <> l.hcpcs OR a.hcpcs <> l.hcpcs THEN error('claim lines out of step') END AS guard
-  FROM claim_lines l JOIN pfs_check('claim_lines') p USING (line_no)
-  JOIN mue_check('claim_lines') m USING (line_no)
-  JOIN addon_check('claim_lines') a USING (line_no))
+WITH r AS (SELECT l.row_id, x.* FROM claim_lines l JOIN ({line_results_sql()}) x USING (line_no))
 SELECT {passed}{where}s.input_line, s.claim_id AS claim, s.hcpcs, s.modifier, s.units, s.date_of_service,
        s.setting, CASE WHEN s.problem IS NULL THEN r.locality WHEN s.mac IS NULL THEN 'national'
                        ELSE s.mac || ':' || s.locality END AS locality, s.qp, r.pfs_amount, r.pfs_period, r.pfs_status_code, r.pfs_cf_variant,

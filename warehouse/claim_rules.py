@@ -199,6 +199,22 @@ FROM l LEFT JOIN judged j USING (line_no) ORDER BY l.line_no"""),
 }
 
 
+def line_results_sql(lines: str = "claim_lines") -> str:
+    """Every line of the table `lines` (numbered by line_no) with the results of the three rules, one row each: the
+    one query that POST /lines and `cmsref lines` run. A rule's row that does not name the same line (its code
+    differs) is an error, never another line's answer: the check is part of the join condition, which is always
+    evaluated (an unused column holding it would be dropped by the optimiser)."""
+    def same(rule):
+        return f"(CASE WHEN {rule}.hcpcs <> l.hcpcs THEN error('claim lines out of step') ELSE true END)"
+    return f"""
+SELECT l.line_no, p.locality, p.pfs_amount, p.pfs_period, p.pfs_status_code, p.pfs_cf_variant, p.pfs_status,
+       m.mue_period, m.mue_value, m.mai, m.units_compared, m.status AS mue_status,
+       a.aoc_period, a.edit_type AS addon_edit_type, a.primaries_on_claim, a.status AS addon_status
+FROM {lines} l JOIN pfs_check('{lines}') p ON p.line_no = l.line_no AND {same('p')}
+JOIN mue_check('{lines}') m ON m.line_no = l.line_no
+JOIN addon_check('{lines}') a ON a.line_no = l.line_no AND {same('a')}"""
+
+
 def create_helper_macros(con: duckdb.DuckDBPyConnection, temp: bool = False, names=None) -> None:
     """Create the rules (all, or those named) as macros of the warehouse, or as TEMP macros of one connection."""
     for name, (params, body) in HELPER_MACROS.items():

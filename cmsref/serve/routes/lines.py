@@ -9,19 +9,18 @@ from cmsref.serve.answers import answer, version_headers
 from cmsref.serve.connections import Versions
 from cmsref.serve.inputs import MAX_LINES, check_locality, line_rows, lines_body, placed
 from cmsref.serve.routes import serving
+from warehouse.claim_rules import line_results_sql
 from warehouse.lookup import dict_rows
 
 router = APIRouter()
 
-LINES_QUERY = """
+LINES_QUERY = f"""
 SELECT l.line_no, l.claim_id AS claim, l.hcpcs, l.modifier, l.units, l.date_of_service, l.setting, l.zip,
-       p.locality,
-       l.qp, p.pfs_amount, p.pfs_period, p.pfs_status_code, p.pfs_cf_variant, p.pfs_status,
-       m.mue_period, m.mue_value, m.mai, m.units_compared, m.status AS mue_status,
-       a.aoc_period, a.edit_type AS addon_edit_type, a.primaries_on_claim, a.status AS addon_status
-FROM claim_lines l JOIN pfs_check('claim_lines') p USING (line_no)
-JOIN mue_check('claim_lines') m USING (line_no)
-JOIN addon_check('claim_lines') a USING (line_no)
+       r.locality,
+       l.qp, r.pfs_amount, r.pfs_period, r.pfs_status_code, r.pfs_cf_variant, r.pfs_status,
+       r.mue_period, r.mue_value, r.mai, r.units_compared, r.mue_status,
+       r.aoc_period, r.addon_edit_type, r.primaries_on_claim, r.addon_status
+FROM claim_lines l JOIN ({line_results_sql()}) r USING (line_no)
 ORDER BY l.line_no"""
 
 OPENAPI_BODY = {"requestBody": {"required": True, "content": {
