@@ -308,18 +308,11 @@ def gpci_in_effect(db: Path, built: list[BuiltRelease], spec: DatasetSpec, relea
                   if b.dataset == "pfs" and "pfs_gpci" in b.tables and b.effective_from <= day
                   and b.effective_from.year == day.year
                   and (b.stated_effective_to is None or day < b.stated_effective_to)]
-    if db.exists():
-        con = connect(db, read_only=True)
-        try:
-            rows = con.execute("SELECT effective_from, period, mac, locality FROM pfs_gpci_on(?)", [day]).fetchall()
-            if rows:
-                frame = pl.DataFrame([r[2:] for r in rows], orient="row",
-                                     schema={"mac": pl.String, "locality": pl.String})
-                candidates.append((rows[0][0], rows[0][1], frame))
-        except duckdb.Error as exc:  # a warehouse without PFS views: nothing to compare with
-            log.warning("%s: no GPCI file to compare the localities with (%s)", release.label, exc)
-        finally:
-            con.close()
+    rows = _read_earlier(db, release, "the GPCI file in effect", "pfs_gpci", lambda con: con.execute(
+        "SELECT effective_from, period, mac, locality FROM pfs_gpci_on(?)", [day]).fetchall())
+    if rows:
+        frame = pl.DataFrame([r[2:] for r in rows], orient="row", schema={"mac": pl.String, "locality": pl.String})
+        candidates.append((rows[0][0], rows[0][1], frame))
     if not candidates:
         return None, None
     _, period, frame = max(candidates, key=lambda c: c[0])

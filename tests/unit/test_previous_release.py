@@ -47,6 +47,16 @@ def test_an_earlier_table_that_cannot_be_read_stops_the_build_in_one_line(tmp_pa
     assert "\n" not in str(exc.value)
 
 
+def test_a_gpci_file_in_effect_that_cannot_be_read_stops_a_zip_build_in_one_line(tmp_path):
+    """The ZIP localities' check against the GPCI file in effect is not skipped with a warning either."""
+    zip_spec = load_dataset("zip")
+    db = _unreadable(tmp_path / "w.duckdb", with_store=True)
+    with pytest.raises(PublishError, match=r"cannot read the GPCI file in effect from .*Exception") as exc:
+        pipeline.gpci_in_effect(db, [], zip_spec, zip_spec.release("2025-10"))
+    assert "\n" not in str(exc.value)
+    assert pipeline.gpci_in_effect(tmp_path / "none.duckdb", [], zip_spec, zip_spec.release("2025-10")) == (None, None)
+
+
 def test_no_warehouse_or_an_empty_one_is_no_previous_release(tmp_path):
     duckdb.connect(str(tmp_path / "empty.duckdb")).close()
     for db in (tmp_path / "none.duckdb", tmp_path / "empty.duckdb"):
