@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 
 DECIMAL = re.compile(r"DECIMAL\((\d+),\s*(\d+)\)")
+
+
+def decimal_parts(type_name: str) -> tuple[int, int] | None:
+    """(precision, scale) of a DuckDB DECIMAL type name, else None."""
+    m = DECIMAL.fullmatch(type_name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
 ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 
@@ -40,17 +46,17 @@ class Field:
     @property
     def scale(self) -> int | None:
         """Decimals of a DECIMAL(p,s) field (a layout reads the file's numbers to exactly this many)."""
-        m = DECIMAL.fullmatch(self.type)
-        return int(m.group(2)) if m else None
+        parts = decimal_parts(self.type)
+        return parts[1] if parts else None
 
     @property
     def polars_type(self):
         """The polars type a parsed frame holds for this field before it is published."""
         import polars as pl
 
-        m = DECIMAL.fullmatch(self.type)
-        if m:
-            return pl.Decimal(int(m.group(1)), int(m.group(2)))
+        parts = decimal_parts(self.type)
+        if parts:
+            return pl.Decimal(*parts)
         return {"VARCHAR": pl.String, "INTEGER": pl.Int64, "BIGINT": pl.Int64, "BOOLEAN": pl.Boolean,
                 "DATE": pl.Date}[self.type]
 

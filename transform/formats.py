@@ -32,8 +32,7 @@ class CopyCheck:
     allowed: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (format, column, rule) -> cells allowed
 
     def note(self) -> str:
-        if not self.allowed:
-            return f"{self.published} agrees cell for cell with {self.copy} ({self.rows:,} rows)"
+        """The release note of a copy with known differences (copies that agree are named together, check_copies)."""
         known = "; ".join(f"{fmt} {column}: {n} {'cell' if n == 1 else 'cells'} {rule}"
                           for (fmt, column, rule), n in sorted(self.allowed.items()))
         return (f"{self.published} agrees with {self.copy} ({self.rows:,} rows) except where CMS's copies are known "

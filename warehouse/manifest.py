@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
 from core.errors import PublishError
+from core.fields import decimal_parts
 from core.tables import LINEAGE, TABLES
 
 
@@ -38,12 +39,6 @@ class Problem:
 
 def sha256_json(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
-def decimal_parts(type_name: str) -> tuple[int, int] | None:
-    """(precision, scale) of a DuckDB DECIMAL type name, else None."""
-    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", type_name)
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def hashed_columns(table: str) -> list[str]:

@@ -33,10 +33,11 @@ import polars as pl
 
 from core import __version__
 from core.errors import PublishError
+from core.fields import decimal_parts
+from core.tables import META_ADDED, META_DDL, TABLES, store_ddl
 from extract.catalog import ReleaseSpec, load_dataset
 from extract.fetch import SourceFile
-from warehouse.manifest import build_manifest, decimal_parts, definitions, sha256_json
-from core.tables import META_ADDED, META_DDL, TABLES, store_ddl
+from warehouse.manifest import build_manifest, definitions, sha256_json
 from warehouse.views import create_views
 
 log = logging.getLogger("cmsref.warehouse")
