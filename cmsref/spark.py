@@ -34,7 +34,7 @@ def result_schema(lines_schema):
     """The output's Spark schema: the input's columns that are not fields of a line, then the result columns."""
     from pyspark.sql.types import StructType, _parse_datatype_string
 
-    from warehouse.claim_files import LINE_FIELDS
+    from warehouse.claim_rules import LINE_FIELDS
 
     fields = [f for f in lines_schema.fields if f.name not in LINE_FIELDS]
     for name, kind in RESULT_TYPES.items():

@@ -35,16 +35,15 @@ import duckdb
 from core.errors import CmsrefError
 from core.fields import FIELDS, HCPCS
 from core.sql import literal
-from warehouse.claim_rules import HELPER_MACROS, create_helper_macros, line_results_sql
+from warehouse.claim_rules import (HELPER_MACROS, LINE_FIELDS, MAX_UNITS, SETTINGS, create_helper_macros,
+                                   line_results_sql, one_of)
 
 log = logging.getLogger("cmsref.lines")
+SERVICE_TYPES = FIELDS["service_type"].values
 SUFFIXES = {".csv": "csv", ".csv.gz": "csv", ".txt": "csv", ".parquet": "parquet", ".jsonl": "json",
             ".ndjson": "json", ".json": "json", ".jsonl.gz": "json"}
-# The fields of a line, by the names of POST /lines. `zip` is read where the file has it.
-LINE_FIELDS = ("claim", "hcpcs", "modifier", "units", "date_of_service", "locality", "zip", "setting",
-               "service_type", "qp")
+# The fields of a line are claim_rules.LINE_FIELDS. `zip` is read where the file has it.
 REQUIRED = ("hcpcs", "date_of_service")
-MAX_UNITS = 2**31 - 1
 # DuckDB types a field's column may have (a code read as a number has lost its leading zeros: 00100 -> 100)
 TEXT = ("VARCHAR",)
 INTEGERS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
@@ -342,10 +341,10 @@ def lines_sql(source_sql: str, columns: dict[str, str], used: dict[str, str], pa
   WHEN ({dos}) IS NULL THEN {_problem('date_of_service', raw_dos, 'a date of the form YYYY-MM-DD, e.g. 2024-06-01')}
   WHEN {loc_text} IS NOT NULL AND NOT regexp_full_match({loc_text}, '[0-9]{{1,5}}:[0-9]{{1,2}}')
     THEN {_problem('locality', loc_text, 'MAC:LOCALITY (digits, e.g. 01182:18)')}
-  WHEN {setting} NOT IN ('facility', 'non_facility')
-    THEN {_problem('setting', col('setting'), 'facility or non_facility')}
-  WHEN {service} NOT IN ('practitioner', 'outpatient_hospital', 'dme')
-    THEN {_problem('service_type', col('service_type'), 'practitioner, outpatient_hospital or dme')}
+  WHEN {setting} NOT IN ({', '.join(map(literal, SETTINGS))})
+    THEN {_problem('setting', col('setting'), one_of(SETTINGS))}
+  WHEN {service} NOT IN ({', '.join(map(literal, SERVICE_TYPES))})
+    THEN {_problem('service_type', col('service_type'), one_of(SERVICE_TYPES))}
   WHEN ({qp}) IS NULL THEN {_problem('qp', col('qp'), 'true or false')}
   WHEN length({claim}) > 64 THEN {_problem('claim', claim, 'a claim identifier of 1 to 64 characters')}
 END"""

@@ -14,6 +14,19 @@ from core.fields import FIELDS
 from core.sql import literal
 
 
+# A claim line's fields, by the names of POST /lines and `cmsref lines`, and the bounds of their values (the rules'
+# input; POST /lines and claim files check lines against these before the rules run)
+LINE_FIELDS = ("claim", "hcpcs", "modifier", "units", "date_of_service", "locality", "zip", "setting",
+               "service_type", "qp")
+MAX_UNITS = 2**31 - 1
+SETTINGS = ("facility", "non_facility")  # the PE RVU a line is priced with
+
+
+def one_of(values) -> str:
+    """'a, b or c': the values a line's field may take, as messages name them."""
+    return f"{', '.join(values[:-1])} or {values[-1]}"
+
+
 def lines_sql(reserved: tuple[str, ...] = (), optional: dict[str, str] | None = None) -> str:
     """The lines a rule reads, as SQL over its `lines` argument: numbered by their position (`line_no`; a line_no of
     the table is replaced, since one that repeats per claim would merge lines), with a `claim_id` column whether the

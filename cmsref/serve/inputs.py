@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import re
+
 from fastapi import Request
+
+from core.fields import FIELDS
+from warehouse.claim_rules import LINE_FIELDS, MAX_UNITS, SETTINGS, one_of
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_LINES = 20_000
 LINES_BODY = "a JSON object with a non-empty list `lines` is expected"
-LINE_FIELDS = {"claim", "hcpcs", "modifier", "units", "date_of_service", "locality", "zip", "setting",
-               "service_type", "qp"}
-MAX_UNITS = 2**31 - 1
 BODY_KEYS = {"lines"}
 
 
@@ -162,18 +163,17 @@ def line_rows(items) -> list[tuple]:
         where = f"lines[{i}]"
         if not isinstance(line, dict):
             raise BadInput(where, "each line is an object")
-        unknown = sorted(set(line) - LINE_FIELDS)
+        unknown = sorted(set(line) - set(LINE_FIELDS))
         if unknown:  # a misspelt field would otherwise be a default taken silently (e.g. 1 unit)
             raise BadInput(f"{where}.{unknown[0][:40]}",
                            f"unknown field; a line has {', '.join(sorted(LINE_FIELDS))}")
         units = _units(line.get("units", 1), f"{where}.units")
         setting = line.get("setting", "non_facility")
-        if setting not in ("facility", "non_facility"):
-            raise BadInput(f"{where}.setting", f"{_shown(setting)} is not facility or non_facility")
+        if setting not in SETTINGS:
+            raise BadInput(f"{where}.setting", f"{_shown(setting)} is not {one_of(SETTINGS)}")
         service = line.get("service_type", "practitioner")
-        if service not in ("practitioner", "outpatient_hospital", "dme"):
-            raise BadInput(f"{where}.service_type",
-                           f"{_shown(service)} is not practitioner, outpatient_hospital or dme")
+        if service not in FIELDS["service_type"].values:
+            raise BadInput(f"{where}.service_type", f"{_shown(service)} is not {one_of(FIELDS['service_type'].values)}")
         loc = _locality(line.get("locality"), f"{where}.locality")
         zip_code = _zip(line.get("zip"), f"{where}.zip")
         if zip_code and loc:
