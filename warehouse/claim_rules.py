@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import duckdb
 
+from core import effective
 from core.fields import FIELDS
 from core.sql import literal
 
@@ -69,6 +70,25 @@ SELECT l.* REPLACE (CASE WHEN l.zip IS NULL THEN l.mac WHEN NOT z.needs_plus_fou
 FROM priced_lines l LEFT JOIN zip_locality z ON z.zip5 = left(l.zip, 5)
  AND in_effect(l.date_of_service, z.effective_from, z.effective_to)"""
 
+# Rules of one row, as scalar macros created beside in_effect and windows_overlap (SCALAR_MACROS) wherever the views
+# and rules are: the PFS amount and the PE RVU of a setting (the pfs_payment view and pfs_check both compute them
+# with these, nothing else) and the four dates of an add-on code edit (addon_edits_on and addon_check).
+# [(work RVU x work GPCI) + (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x CF, rounded half-up to the cent at the end
+PFS_AMOUNT = ("pfs_amount(work_rvu, work_gpci, pe_rvu, pe_gpci, mp_rvu, mp_gpci, cf) AS "
+              "ROUND((work_rvu * work_gpci + pe_rvu * pe_gpci + mp_rvu * mp_gpci) * cf, 2)::DECIMAL(12,2)")
+# An edit applies from its effective date to its deletion date (the last day it applies), and only while neither the
+# add-on code nor the primary code is deleted (each deletion date is the code's last day)
+ADDON_EDIT_APPLIES = (
+    "addon_edit_applies(dos, edit_effective_date, edit_deletion_date, addon_deletion_date, primary_deletion_date) AS "
+    "CAST(dos AS DATE) >= edit_effective_date "
+    "AND (edit_deletion_date IS NULL OR CAST(dos AS DATE) <= edit_deletion_date) "
+    "AND (addon_deletion_date IS NULL OR CAST(dos AS DATE) <= addon_deletion_date) "
+    "AND (primary_deletion_date IS NULL OR CAST(dos AS DATE) <= primary_deletion_date)")
+# A line (and a pfs_payment row) of a setting is priced with that setting's PE RVU
+SETTING_PE_RVU = ("setting_pe_rvu(setting, facility_pe_rvu, non_facility_pe_rvu) AS "
+                  "CASE setting WHEN 'facility' THEN facility_pe_rvu ELSE non_facility_pe_rvu END")
+SCALAR_MACROS = (*effective.SQL_MACROS, PFS_AMOUNT, SETTING_PE_RVU, ADDON_EDIT_APPLIES)
+
 # Query helpers, defined over the public view names so that the same SQL serves `latest` and a pinned version.
 HELPER_MACROS = {
     # lines: the name of a table or view with columns hcpcs, units, date_of_service, service_type
@@ -78,11 +98,16 @@ HELPER_MACROS = {
     "mue_check": ("lines", f"""
 WITH l AS ({lines_sql(MUE_COLUMNS)}),
 cov AS (SELECT DISTINCT service_type, period, release_id, effective_from, effective_to FROM mue),
+day_units AS (  -- the units of a code on a date of service, summed over the lines of the claim
+  SELECT claim_id, service_type, hcpcs, CAST(date_of_service AS DATE) AS dos,
+         CAST(sum(units) AS BIGINT) AS units_that_day
+  FROM l GROUP BY claim_id, service_type, hcpcs, CAST(date_of_service AS DATE)),
 matched AS (
   SELECT l.*, c.period AS mue_period, m.mue_value, m.mai, m.mai_label, c.release_id IS NOT NULL AS covered,
-         sum(l.units) OVER (PARTITION BY l.claim_id, l.service_type, l.hcpcs, CAST(l.date_of_service AS DATE))
-           AS units_that_day
+         u.units_that_day
   FROM l
+  JOIN day_units u ON u.claim_id IS NOT DISTINCT FROM l.claim_id AND u.service_type IS NOT DISTINCT FROM l.service_type
+   AND u.hcpcs IS NOT DISTINCT FROM l.hcpcs AND u.dos IS NOT DISTINCT FROM CAST(l.date_of_service AS DATE)
   LEFT JOIN cov c ON c.service_type = l.service_type
        AND in_effect(l.date_of_service, c.effective_from, c.effective_to)
   LEFT JOIN mue m ON m.release_id = c.release_id AND m.service_type = l.service_type AND m.hcpcs = l.hcpcs)
@@ -96,44 +121,74 @@ SELECT * EXCLUDE (covered, units_that_day),
             ELSE 'within' END AS status
 FROM matched ORDER BY line_no"""),
     # lines: a table or view with columns hcpcs and date_of_service, and optionally modifier, setting, mac and
-    # locality, or zip (placed by PLACED_LINES), qp: the PFS amount of each line from pfs_payment (its release,
-    # status code and conversion factor variant) and a pfs_status: 'priced' only for status codes the PFS pays (A, R,
-    # T); otherwise why not.
+    # locality, or zip (placed by PLACED_LINES), qp: the PFS amount of each line, computed by the formula of the
+    # pfs_payment view (pfs_amount) from the RVU row of its code and modifier, the GPCI row of its locality (GPCIs 1
+    # for a line without one: the national amount) and the conversion factor of the RVU's release, each from the
+    # release in effect on the line's date of service (the rows of pfs_payment in effect that day, never the whole
+    # view), with its release, status code and conversion factor variant, and a pfs_status: 'priced' only for status
+    # codes the PFS pays (A, R, T); otherwise why not.
     "pfs_check": ("lines", f"""
 WITH priced_lines AS ({PRICED_LINES}),
 zip_windows AS (SELECT DISTINCT effective_from, effective_to FROM zip_locality),
 l AS ({PLACED_LINES}),
-payment AS (SELECT * FROM pfs_payment WHERE hcpcs IN (SELECT hcpcs FROM l)),  -- only the codes on the lines
-priced AS (  -- national rows have no MAC or locality, like a line without a locality
-  SELECT l.line_no, min(p.amount) AS pfs_amount, min(p.period) AS pfs_period, min(p.status_code) AS pfs_status_code,
-         min(p.cf_variant) AS pfs_cf_variant, count(p.amount) AS matched
-  FROM l LEFT JOIN payment p ON p.hcpcs = l.hcpcs AND p.modifier = l.modifier AND p.setting = l.setting
-   AND in_effect(l.date_of_service, p.effective_from, p.effective_to)
-   AND coalesce(p.mac, '') = coalesce(l.mac, '') AND coalesce(p.locality, '') = coalesce(l.locality, '')
-   AND p.cf_variant IN ('all', CASE WHEN l.qp THEN 'qp' ELSE 'non_qp' END) AND l.zip_problem IS NULL
-  GROUP BY l.line_no),
-rvu AS (SELECT hcpcs, modifier, effective_from, effective_to FROM pfs_rvu WHERE hcpcs IN (SELECT hcpcs FROM l)),
-windows AS (SELECT DISTINCT effective_from, effective_to FROM pfs_rvu)
-SELECT l.line_no, l.claim_id, l.hcpcs, l.modifier, l.date_of_service, l.setting,
-       CASE WHEN l.zip_problem IS NOT NULL THEN NULL
-            WHEN l.mac IS NULL AND l.locality IS NULL THEN 'national'
-            ELSE coalesce(l.mac, '?') || ':' || coalesce(l.locality, '?') END AS locality, pr.pfs_amount,
-       pr.pfs_period, pr.pfs_status_code, pr.pfs_cf_variant,
-       CASE WHEN l.zip_problem IS NOT NULL THEN l.zip_problem
-            WHEN (l.mac IS NULL) <> (l.locality IS NULL) THEN 'mac and locality are given together, or neither'
-            WHEN pr.matched > 1 THEN error('pfs_check: line ' || l.line_no || ' matches ' || pr.matched ||
-                                           ' payment rows')  -- never one amount picked silently among several
-            WHEN pr.pfs_amount IS NOT NULL AND pr.pfs_status_code IN ('A', 'R', 'T') THEN 'priced'
-            WHEN pr.pfs_amount IS NOT NULL
-              THEN 'status ' || pr.pfs_status_code || ': not paid from the fee schedule amount'
-            WHEN NOT EXISTS (SELECT 1 FROM windows w WHERE in_effect(l.date_of_service, w.effective_from,
-                                                                    w.effective_to))
-              THEN 'no data: no PFS release covers the date of service'
-            WHEN NOT EXISTS (SELECT 1 FROM rvu r WHERE r.hcpcs = l.hcpcs AND r.modifier = l.modifier
-                             AND in_effect(l.date_of_service, r.effective_from, r.effective_to))
-              THEN 'code and modifier not in the PFS release in effect'
+days AS (SELECT DISTINCT CAST(date_of_service AS DATE) AS dos FROM l),
+-- The rows a line is priced from are one per line: each join below is on a key that names at most one row, and a
+-- second row where one is expected (two releases in effect on a day, a key twice) is an error, never one amount
+-- picked silently among several. The guard is part of a column a join uses (an unused one would be pruned).
+day_rvu AS (  -- the RVU release in effect on each date of service
+  SELECT d.dos, CASE WHEN count(*) > 1 THEN error('pfs_check: ' || count(*) || ' PFS RVU releases are in effect on '
+                                                   || d.dos) ELSE any_value(w.release_id) END AS release_id
+  FROM days d JOIN (SELECT DISTINCT release_id, effective_from, effective_to FROM pfs_rvu) w
+    ON in_effect(d.dos, w.effective_from, w.effective_to)
+  GROUP BY d.dos),
+day_gpci AS (  -- the GPCI row of each locality in effect on each date of service
+  SELECT d.dos, g.mac, CASE WHEN count(*) > 1 THEN error('pfs_check: ' || count(*) || ' GPCI rows of ' || g.mac ||
+                                                          ':' || g.locality || ' are in effect on ' || d.dos)
+                            ELSE any_value(g.locality) END AS locality,
+         any_value(g.work_gpci) AS work_gpci, any_value(g.pe_gpci) AS pe_gpci, any_value(g.mp_gpci) AS mp_gpci
+  FROM days d JOIN pfs_gpci g ON in_effect(d.dos, g.effective_from, g.effective_to)
+  GROUP BY d.dos, g.mac, g.locality),
+rvu AS (  -- the RVU rows of the codes on the lines
+  SELECT r.*, CASE WHEN count(*) OVER (PARTITION BY r.release_id, r.hcpcs, r.modifier) > 1
+                   THEN error('pfs_check: ' || r.hcpcs || r.modifier || ' is in ' || r.release_id || ' twice')
+                   ELSE r.hcpcs END AS code
+  FROM pfs_rvu r WHERE r.hcpcs IN (SELECT hcpcs FROM l)),
+cf AS (  -- the conversion factor of each release for a line that is, or is not, of a QP
+  SELECT c.release_id, q.qp, any_value(c.variant) AS variant,
+         CASE WHEN count(*) > 1 THEN error('pfs_check: ' || count(*) || ' conversion factors of ' || c.release_id ||
+                                           ' apply to a line of qp ' || q.qp)
+              ELSE any_value(c.conversion_factor) END AS conversion_factor
+  FROM conversion_factor c JOIN (VALUES (true), (false)) q(qp)
+    ON c.variant IN ('all', CASE WHEN q.qp THEN 'qp' ELSE 'non_qp' END)
+  WHERE c.kind = 'physician' GROUP BY c.release_id, q.qp),
+priced AS (  -- the RVU row of the line's code in the release in effect that day, its CF and its GPCI row
+  SELECT l.line_no, l.claim_id, l.hcpcs, l.modifier, l.date_of_service, l.setting, l.mac, l.locality, l.zip_problem,
+         dr.release_id AS day_release, r.code AS rvu_code, r.period, r.status_code, c.variant,
+         CASE WHEN l.zip_problem IS NULL AND c.release_id IS NOT NULL
+                   AND ((l.mac IS NULL AND l.locality IS NULL) OR g.mac IS NOT NULL)  -- national: all GPCIs 1
+              THEN pfs_amount(r.work_rvu, coalesce(g.work_gpci, 1.000::DECIMAL(6,3)),
+                              setting_pe_rvu(l.setting, r.facility_pe_rvu, r.non_facility_pe_rvu),
+                              coalesce(g.pe_gpci, 1.000::DECIMAL(6,3)), r.mp_rvu,
+                              coalesce(g.mp_gpci, 1.000::DECIMAL(6,3)), c.conversion_factor) END AS amount
+  FROM l LEFT JOIN day_rvu dr ON dr.dos = CAST(l.date_of_service AS DATE)
+  LEFT JOIN rvu r ON r.release_id = dr.release_id AND r.code = l.hcpcs AND r.modifier = l.modifier
+  LEFT JOIN cf c ON c.release_id = r.release_id AND c.qp = l.qp
+  LEFT JOIN day_gpci g ON g.dos = dr.dos AND g.mac = l.mac AND g.locality = l.locality)
+SELECT line_no, claim_id, hcpcs, modifier, date_of_service, setting,
+       CASE WHEN zip_problem IS NOT NULL THEN NULL
+            WHEN mac IS NULL AND locality IS NULL THEN 'national'
+            ELSE coalesce(mac, '?') || ':' || coalesce(locality, '?') END AS locality, amount AS pfs_amount,
+       CASE WHEN amount IS NOT NULL THEN period END AS pfs_period,
+       CASE WHEN amount IS NOT NULL THEN status_code END AS pfs_status_code,
+       CASE WHEN amount IS NOT NULL THEN variant END AS pfs_cf_variant,
+       CASE WHEN zip_problem IS NOT NULL THEN zip_problem
+            WHEN (mac IS NULL) <> (locality IS NULL) THEN 'mac and locality are given together, or neither'
+            WHEN amount IS NOT NULL AND status_code IN ('A', 'R', 'T') THEN 'priced'
+            WHEN amount IS NOT NULL THEN 'status ' || status_code || ': not paid from the fee schedule amount'
+            WHEN day_release IS NULL THEN 'no data: no PFS release covers the date of service'
+            WHEN rvu_code IS NULL THEN 'code and modifier not in the PFS release in effect'
             ELSE 'no GPCI of the locality in effect on the date of service' END AS pfs_status
-FROM l JOIN priced pr USING (line_no) ORDER BY l.line_no"""),
+FROM priced ORDER BY line_no"""),
     # For a code and a date of service: the PFS status, the OPPS SI / APC / rate and the ASC PI / rate side by side,
     # each with its definition and the release it comes from; one row per setting, 'no data' where no release of
     # that setting covers the date.
@@ -174,31 +229,33 @@ UNION ALL
 SELECT period, release_id FROM (SELECT * FROM cov ORDER BY effective_from LIMIT 1)
 WHERE CAST(dos AS DATE) < effective_from"""),
     # addon_edits_on(dos): the edits of that release in effect on the date, every one of the four dates honoured
+    # (addon_edit_applies)
     "addon_edits_on": ("dos", """
 SELECT e.* FROM addon_code_edit e JOIN addon_release_on(dos) r USING (release_id)
-WHERE CAST(dos AS DATE) >= e.edit_effective_date
-  AND (e.edit_deletion_date IS NULL OR CAST(dos AS DATE) <= e.edit_deletion_date)
-  AND (e.addon_deletion_date IS NULL OR CAST(dos AS DATE) <= e.addon_deletion_date)
-  AND (e.primary_deletion_date IS NULL OR CAST(dos AS DATE) <= e.primary_deletion_date)"""),
+WHERE addon_edit_applies(dos, e.edit_effective_date, e.edit_deletion_date, e.addon_deletion_date,
+                         e.primary_deletion_date)"""),
     # lines: a table or view with columns hcpcs and date_of_service (and claim_id, optional): the lines of one or
     # more claims. For every line whose code is an add-on code in the edits in effect that day (addon_edits_on):
     # is an allowed primary code on the same claim on the same date of service?
     "addon_check": ("lines", f"""
 WITH l AS ({LINES}),
-present AS (SELECT DISTINCT claim_id, hcpcs, CAST(date_of_service AS DATE) AS dos FROM l),
 days AS (SELECT DISTINCT CAST(date_of_service AS DATE) AS dos FROM l),
 day_release AS (SELECT d.dos, r.period, r.release_id FROM days d, LATERAL addon_release_on(d.dos) r),
-day_edits AS (SELECT d.dos, e.period AS aoc_period, e.addon_code, e.edit_type, e.primary_code
-              FROM days d, LATERAL addon_edits_on(d.dos) e),
-edits AS (  -- a primary counts when it is on the same claim on the same date of service
-  SELECT l.line_no, l.hcpcs, l.date_of_service, e.aoc_period, e.edit_type, e.primary_code,
-         p.hcpcs IS NOT NULL AS primary_present
-  FROM l JOIN day_edits e ON e.dos = CAST(l.date_of_service AS DATE) AND e.addon_code = l.hcpcs
-  LEFT JOIN present p ON p.claim_id IS NOT DISTINCT FROM l.claim_id AND p.hcpcs = e.primary_code AND p.dos = e.dos),
-judged AS (
-  SELECT line_no, hcpcs, date_of_service, any_value(aoc_period) AS aoc_period, min(edit_type) AS edit_type,
-         list(DISTINCT primary_code ORDER BY primary_code) FILTER (primary_present) AS primaries_on_claim
-  FROM edits GROUP BY ALL)
+candidates AS MATERIALIZED (  -- the lines whose code is an add-on code of a release judging their date
+  SELECT l.line_no, l.claim_id, l.hcpcs, r.dos, r.period, r.release_id
+  FROM l JOIN day_release r ON r.dos = CAST(l.date_of_service AS DATE)
+  WHERE l.hcpcs IN (SELECT addon_code FROM addon_code_edit)),
+addons AS (  -- those whose code is the add-on code of an edit that applies on their date: a row per edit
+  SELECT c.line_no, c.claim_id, c.dos, c.period AS aoc_period, e.edit_type, e.primary_code
+  FROM candidates c JOIN addon_code_edit e ON e.release_id = c.release_id AND e.addon_code = c.hcpcs
+  WHERE addon_edit_applies(c.dos, e.edit_effective_date, e.edit_deletion_date, e.addon_deletion_date,
+                           e.primary_deletion_date)),
+judged AS (  -- a primary counts when it is on the same claim on the same date of service
+  SELECT a.line_no, any_value(a.aoc_period) AS aoc_period, min(a.edit_type) AS edit_type,
+         list(DISTINCT a.primary_code ORDER BY a.primary_code) FILTER (p.hcpcs IS NOT NULL) AS primaries_on_claim
+  FROM addons a LEFT JOIN l p ON p.claim_id IS NOT DISTINCT FROM a.claim_id AND p.hcpcs = a.primary_code
+   AND CAST(p.date_of_service AS DATE) = a.dos
+  GROUP BY a.line_no)
 SELECT l.line_no, l.hcpcs, l.date_of_service, j.aoc_period, j.edit_type, j.primaries_on_claim,
        CASE WHEN j.line_no IS NULL AND NOT EXISTS (SELECT 1 FROM day_release r
                                                    WHERE r.dos = CAST(l.date_of_service AS DATE))
@@ -229,9 +286,17 @@ JOIN addon_check('{lines}') a ON a.line_no = l.line_no AND {same('a')}"""
 
 
 def create_helper_macros(con: duckdb.DuckDBPyConnection, temp: bool = False, names=None) -> None:
-    """Create the rules (all, or those named) as macros of the warehouse, or as TEMP macros of one connection."""
+    """Create the rules (all, or those named) as macros of the warehouse, or as TEMP macros of one connection, after
+    the scalar rules they use (SCALAR_MACROS)."""
+    create_scalar_macros(con, temp)
     for name, (params, body) in HELPER_MACROS.items():
         if names is not None and name not in names:
             continue
         where = "TEMP MACRO " if temp else "MACRO main."
         con.execute(f"CREATE OR REPLACE {where}{name}({params}) AS TABLE {body}")
+
+
+def create_scalar_macros(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:
+    """in_effect, windows_overlap, pfs_amount and addon_edit_applies, in the warehouse or as TEMP macros."""
+    for macro in SCALAR_MACROS:
+        con.execute(f"CREATE OR REPLACE {'TEMP MACRO ' if temp else 'MACRO main.'}{macro}")

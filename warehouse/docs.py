@@ -23,9 +23,15 @@ HELPER_DOCS = {
                           "code and day for MAI 2 and 3), `exceeds` and a `status` (exceeds, within, no MUE for this "
                           "code, no data). Lines are numbered by position (`line_no`).",
     "pfs_check('lines')": "for a table of claim lines (hcpcs, date_of_service, and optionally modifier, setting, mac, "
-                          "locality, qp, claim_id): each line's PFS amount from pfs_payment with its release, status "
-                          "code and conversion factor variant (non-QP unless qp), and `pfs_status`: 'priced' only for "
-                          "status codes A, R and T, else why there is no payable amount.",
+                          "locality, or zip, qp, claim_id): each line's PFS amount, by pfs_payment's formula from the "
+                          "RVU, GPCI and conversion factor rows in effect on its date of service (the amount of the "
+                          "pfs_payment row in effect), with its release, status code and conversion factor variant "
+                          "(non-QP unless qp), and `pfs_status`: 'priced' only for status codes A, R and T, else why "
+                          "there is no payable amount.",
+    "pfs_amount(work_rvu, work_gpci, pe_rvu, pe_gpci, mp_rvu, mp_gpci, cf)": "the PFS amount: [(work RVU x work GPCI) "
+                          "+ (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x CF, rounded half-up to the cent once, at the "
+                          "end (pfs_payment and pfs_check compute with it); `setting_pe_rvu(setting, facility_pe_rvu, "
+                          "non_facility_pe_rvu)` picks a setting's PE RVU.",
     "addon_release_on(date)": "the add-on code edit release that judges a date of service: the one in effect, or for "
                               "a date before the first loaded release that release (its file is cumulative).",
     "addon_edits_on(date)": "the add-on code edits that apply on a date of service, from addon_release_on(date), "
@@ -104,7 +110,7 @@ def schema_markdown() -> str:
     out.append("\n## Example queries\n")
     for title, sql in EXAMPLES:
         out.append(f"{title}:\n\n```sql\n{sql}\n```\n")
-    out.append("\n## Query helpers (table macros)\n")
+    out.append("\n## Query helpers (macros)\n")
     for name, doc in HELPER_DOCS.items():
         out.append(f"- `{name}`: {doc}")
     return "\n".join(out) + "\n"

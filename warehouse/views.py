@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from core import effective
-from warehouse.claim_rules import create_helper_macros
+from warehouse.claim_rules import SCALAR_MACROS, create_helper_macros, create_scalar_macros
 from core.sql import literal
 from core.tables import CATALOG_COLUMN_DOCS, CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
 
@@ -31,7 +31,8 @@ def table_sql(table: Table, version_sql: str) -> str:
 
 def payment_sql(version_sql: str | None) -> str:
     """pfs_payment: [(work RVU x work GPCI) + (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x CF, rounded half-up to
-    the cent at the end (this reproduces CMS's own PFREV25C amounts for all 109 localities; see tests).
+    the cent at the end (the pfs_amount macro, warehouse/claim_rules.py, which pfs_check prices lines with; this
+    reproduces CMS's own PFREV25C amounts for all 109 localities; see tests).
     National rows use GPCIs of 1. The RVU and GPCI rows pair where their effective windows overlap.
     version_sql None: over tables named like the views (an exported snapshot holds them so)."""
     def source(name):
@@ -59,13 +60,13 @@ located AS (
    AND windows_overlap(r.effective_from, r.effective_to, g.effective_from, g.effective_to)),
 priced AS (
   SELECT l.*, s.setting,
-         CASE s.setting WHEN 'facility' THEN l.facility_pe_rvu ELSE l.non_facility_pe_rvu END AS pe_rvu
+         setting_pe_rvu(s.setting, l.facility_pe_rvu, l.non_facility_pe_rvu) AS pe_rvu
   FROM located l CROSS JOIN (VALUES ('facility'), ('non_facility')) s(setting)
 )
 SELECT release_id, period, eff_from AS effective_from, eff_to AS effective_to, hcpcs, modifier, status_code, mac,
        locality, locality_name, is_national, setting, cf_variant, work_rvu, pe_rvu, mp_rvu, work_gpci, pe_gpci,
        mp_gpci, cf AS conversion_factor,
-       ROUND((work_rvu * work_gpci + pe_rvu * pe_gpci + mp_rvu * mp_gpci) * cf, 2)::DECIMAL(12,2) AS amount,
+       pfs_amount(work_rvu, work_gpci, pe_rvu, pe_gpci, mp_rvu, mp_gpci, cf) AS amount,
        source_sha256 AS rvu_source_sha256, source_row AS rvu_source_row, gpci_release_id, gpci_source_sha256,
        gpci_source_row
 FROM priced"""
@@ -114,8 +115,7 @@ def view_definitions(version_sql: str = LATEST_SQL) -> dict[str, str]:
 
 def create_views(con: duckdb.DuckDBPyConnection) -> None:
     """(Re)create the latest views, catalog views, as-of-date macros and their comments."""
-    for macro in effective.SQL_MACROS:
-        con.execute(f"CREATE OR REPLACE MACRO main.{macro}")
+    create_scalar_macros(con)
     for name, sql in {**catalog_sql(), **view_definitions()}.items():
         con.execute(f"CREATE OR REPLACE VIEW main.{name} AS {sql}")
     for name in view_definitions():
@@ -150,8 +150,7 @@ def create_pinned_views(con: duckdb.DuckDBPyConnection, version: str) -> None:
     for name, table in TABLES.items():
         if name not in stored:  # added to cmsref after this warehouse was last published: shown empty
             definitions[name] = _empty_sql(table)
-    for macro in effective.SQL_MACROS:  # a warehouse older than the macros
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {macro}")
+    create_scalar_macros(con, temp=True)  # a warehouse older than the macros
     for name, sql in definitions.items():
         con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         con.execute(
@@ -200,7 +199,7 @@ def snapshot_statements(version: str) -> list[str]:
     from warehouse.claim_rules import HELPER_MACROS
 
     v = literal(version)
-    out = [*(f"CREATE OR REPLACE MACRO {macro}" for macro in effective.SQL_MACROS),
+    out = [*(f"CREATE OR REPLACE MACRO {macro}" for macro in SCALAR_MACROS),
            f"CREATE OR REPLACE VIEW pfs_payment AS {payment_sql(None)}"]
     for name in [*TABLES, "pfs_payment"]:
         out += [f"CREATE OR REPLACE MACRO {name}_on(dos) AS TABLE SELECT * FROM {name} WHERE {IN_EFFECT}",

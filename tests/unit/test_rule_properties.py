@@ -18,7 +18,7 @@ from core import effective
 from tests.builders import write_gpci_copies
 from tests.unit.test_rule_edges import pfs_rows, snapshot_con, window
 from transform.layout import load_layouts, parse_file
-from warehouse.claim_rules import create_helper_macros
+from warehouse.claim_rules import create_helper_macros, create_scalar_macros
 
 FEW = settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 DAY0 = date(2026, 4, 1)
@@ -48,8 +48,7 @@ def days_of(w) -> set[date]:
 
 def macros():
     con = duckdb.connect()
-    for macro in effective.SQL_MACROS:
-        con.execute(f"CREATE MACRO {macro}")
+    create_scalar_macros(con)  # in_effect, windows_overlap and the one-row rules that use them
     return con
 
 

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from core import effective
+from warehouse.claim_rules import create_scalar_macros
 from core.tables import META_DDL, TABLES
 from warehouse.views import _empty_sql, catalog_sql, payment_sql
 
@@ -21,8 +22,7 @@ WINDOWS = [(f, t) for f, t in product([D("2023-07-01"), D("2024-01-01"), D("2024
 
 def _con():
     con = duckdb.connect()
-    for macro in effective.SQL_MACROS:
-        con.execute(f"CREATE MACRO {macro}")
+    create_scalar_macros(con)  # in_effect, windows_overlap and the one-row rules that use them
     return con
 
 

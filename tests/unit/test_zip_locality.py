@@ -5,12 +5,12 @@ line's ZIP code or says why it cannot."""
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 import polars as pl
 import pytest
 
-from core import effective
 from core.errors import ParseError
 from core.tables import TABLES
 from expectations import zip_locality as suite_module
@@ -19,7 +19,6 @@ from extract.catalog import load_dataset
 from extract.fetch import local_source
 from tests.builders import write_xlsx
 from transform import zip_locality
-from warehouse.claim_rules import create_helper_macros
 
 HEADER = ["STATE", "ZIP CODE", "CARRIER", "LOCALITY", "RURAL IND", "LAB CB LOCALITY", "RURAL IND2", "PLUS 4 FLAG",
           "PART B DRUG INDICATOR", "YEAR/QTR"]
@@ -158,21 +157,26 @@ def test_without_a_gpci_file_in_effect_the_check_is_not_made():
 # --------------------------------------------------------------------------- pfs_check places a line's ZIP code
 @pytest.fixture
 def con():
-    con = duckdb.connect()
-    con.execute(f"CREATE MACRO {effective.SQL_MACRO}")
-    con.execute("""CREATE TABLE pfs_payment AS SELECT * FROM (VALUES
-        ('37252', '', 'non_facility', DATE '2025-10-01', DATE '2026-01-01', NULL, NULL, 'all', 860.42, '2025D', 'A'),
-        ('37252', '', 'non_facility', DATE '2025-10-01', DATE '2026-01-01', '01182', '18', 'all', 1012.62, '2025D',
-         'A')) t(hcpcs, modifier, setting, effective_from, effective_to, mac, locality, cf_variant, amount, period,
-                 status_code)""")
-    con.execute("CREATE TABLE pfs_rvu AS SELECT '37252' AS hcpcs, '' AS modifier, DATE '2025-10-01' AS "
-                "effective_from, DATE '2026-01-01' AS effective_to")
-    con.execute("""CREATE TABLE zip_locality AS SELECT * FROM (VALUES
-        ('90210', '01182', '18', false, DATE '2025-10-01', DATE '2026-01-01'),
-        ('02324', '14212', '99', true, DATE '2025-10-01', DATE '2026-01-01'))
-        t(zip5, mac, locality, needs_plus_four, effective_from, effective_to)""")
-    create_helper_macros(con, temp=True, names=["pfs_check"])
-    return con
+    """A snapshot (tables named like the views, every macro) of PFS 2025D's 37252 with the GPCI row of 01182:18, and
+    a ZIP code file of two ZIP codes (90210 in 01182:18; 02324 spanning localities)."""
+    from tests.unit.test_rule_edges import snapshot_con
+
+    def of_2025d(**values):
+        return {"release_id": "pfs/2025D/r1", "period": "2025D", "effective_from": date(2025, 10, 1),
+                "effective_to": date(2026, 1, 1), **values}
+
+    def of_zip_file(**values):
+        return {**of_2025d(**values), "release_id": "zip/2025-10/r1", "period": "2025-10"}
+
+    D = Decimal
+    return snapshot_con({
+        "pfs_rvu": [of_2025d(hcpcs="37252", modifier="", status_code="A", work_rvu=D("1.80"),
+                             facility_pe_rvu=D("0.44"), non_facility_pe_rvu=D("25.70"), mp_rvu=D("0.35"))],
+        "pfs_gpci": [of_2025d(mac="01182", locality="18", locality_name="LOS ANGELES", work_gpci=D("1.054"),
+                              pe_gpci=D("1.213"), mp_gpci=D("0.742"))],
+        "conversion_factor": [of_2025d(kind="physician", variant="all", conversion_factor=D("32.3465"))],
+        "zip_locality": [of_zip_file(zip5="90210", mac="01182", locality="18", needs_plus_four=False),
+                         of_zip_file(zip5="02324", mac="14212", locality="99", needs_plus_four=True)]})
 
 
 def checked(con, lines):
@@ -185,7 +189,10 @@ def checked(con, lines):
 def test_a_zip_is_priced_exactly_as_its_locality(con):
     rows = checked(con, [("2025-11-01", "90210", None, None), ("2025-11-01", None, "01182", "18"),
                          ("2025-11-01", "90210-1234", None, None), ("2025-11-01", "902101234", None, None)])
-    assert [(r[0], str(r[1])) for r in rows] == [("01182:18", "1012.62")] * 4 and {r[2] for r in rows} == {"priced"}
+    # (1.80 x 1.054 + 25.70 x 1.213 + 0.35 x 0.742) x 32.3465 = 1078.14, the amount pfs_payment has for 01182:18
+    assert con.execute("SELECT amount FROM pfs_payment_on(DATE '2025-11-01') WHERE locality = '18' "
+                       "AND setting = 'non_facility'").fetchall() == [(Decimal("1078.14"),)]
+    assert [(r[0], str(r[1])) for r in rows] == [("01182:18", "1078.14")] * 4 and {r[2] for r in rows} == {"priced"}
 
 
 @pytest.mark.parametrize("line, status", [
