@@ -6,14 +6,14 @@
 The rules are the macros, run in a DuckDB connection of this module's own (the pinned reader connections are locked
 and never touch a file). That connection holds the reference tables the macros read, copied from a pinned data
 version (`Reference.from_version`: a reader connection of warehouse.api.open_version, so the version is checked
-against its manifest first) or from a verified export (`Reference.from_export`), and `pfs_payment` computed only for
-the codes, localities and dates the lines hold.
+against its manifest first) or from a verified export (`Reference.from_export`). pfs_check prices each line from its
+RVU, GPCI and conversion factor rows directly (the formula of the pfs_payment view, never the whole view).
 
 A file's lines are read in SQL, never row by row in Python: each field of a line (the names of `POST /lines`) is
 taken from its column (or `--map`ped from another name), normalised as core/fields.py says (upper case, leading zeros)
 and checked; a bad value is that line's status (`invalid: ...`) and the line is left out of the rules, never dropped.
 Every other column of the file is passed through unchanged. Lines are staged on disk in a DuckDB file of the work
-folder, bucketed by a hash of their claim, and judged a chunk of whole claims at a time (at most CHUNK_LINES lines
+folder, bucketed by a hash of their claim, and judged a chunk of whole claims at a time (at most chunk_lines_for(memory limit) lines
 unless one claim is larger), so memory is bounded by DuckDB's memory limit whatever the input size, and the lines of
 one claim are judged together whatever order and file they come in.
 """
@@ -63,9 +63,10 @@ RESULT = ("input_file", "input_line", "claim", "hcpcs", "modifier", "units", "da
 RULES = ("pfs_check", "mue_check", "addon_check", "addon_release_on", "addon_edits_on")  # the macros lines use
 STATUSES = ("pfs_status", "mue_status", "addon_status")
 BUCKETS = 4096  # claims are hashed into this many buckets; a chunk is a run of whole buckets
-CHUNK_LINES = 2_000_000
+CHUNK_LINES = 2_000_000  # at most, whatever the memory limit
+LINE_BYTES = 1_000  # memory a chunk needs per line (measured: 1 GB judges 1 M lines; 100 MB 60,000, spilling)
 # Reference tables the lines' own checks read, beside those the macros name (found in their SQL)
-CHECKED_WITH = ("pfs_gpci", "zip_locality")  # zip_locality: where the payment rows of a ZIP are
+CHECKED_WITH = ("pfs_gpci",)  # stage_sql: a MAC:locality in no GPCI file is the line's problem
 
 
 def _do(con: duckdb.DuckDBPyConnection, sql: str) -> list:
@@ -78,7 +79,7 @@ def _macro_tables() -> list[str]:
     from core.tables import TABLES
 
     sql = " ".join(body for name, (_, body) in HELPER_MACROS.items() if name in RULES)
-    return [t for t in TABLES if re.search(rf"\b{t}\b", sql) or t in CHECKED_WITH + PAYMENT_FROM]
+    return [t for t in TABLES if re.search(rf"\b{t}\b", sql) or t in CHECKED_WITH]
 
 
 # ---------------------------------------------------------------------------------------------- reference data
@@ -137,19 +138,9 @@ class Reference:
         self.con.close()
 
 
-PAYMENT_COLUMNS = ("release_id", "period", "effective_from", "effective_to", "hcpcs", "modifier", "status_code",
-                   "mac", "locality", "is_national", "setting", "cf_variant", "conversion_factor", "amount")
-PAYMENT_FROM = ("pfs_rvu", "pfs_gpci", "conversion_factor")  # what warehouse.views.payment_sql computes it from
-
-
-def load_reference(work: duckdb.DuckDBPyConnection, ref: Reference, staged: str) -> None:
+def load_reference(work: duckdb.DuckDBPyConnection, ref: Reference) -> None:
     """Give the work connection the tables the macros read (the version's rows, copied through Arrow once per
-    Reference) and `pfs_payment`, computed by the view's own SQL (warehouse.views.payment_sql) only for the
-    code x modifier x setting x locality combinations and the dates of service of the valid lines in `staged` (the
-    whole view is millions of rows per release), then the macros as TEMP macros of the work connection."""
-    from core import effective
-    from warehouse.views import payment_sql
-
+    Reference), then the rules as TEMP macros of the work connection."""
     for name in ref.tables:
         rows = ref.rows(name)
         if rows is None:
@@ -159,31 +150,6 @@ def load_reference(work: duckdb.DuckDBPyConnection, ref: Reference, staged: str)
             _do(work, f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ref_rows")
         finally:
             work.unregister("ref_rows")
-    for macro in effective.SQL_MACROS:
-        _do(work, f"CREATE OR REPLACE MACRO {macro}")
-    columns = {r[0] for r in work.execute(f"DESCRIBE {staged}").fetchall()}
-    placed = ("LEFT JOIN zip_locality z ON z.zip5 = left(s.zip, 5)" if "zip" in columns and "zip_locality" in
-              ref.tables and ref.rows("zip_locality") is not None else "")
-    mac, loc = ("coalesce(s.mac, z.mac)", "coalesce(s.locality, z.locality)") if placed else ("s.mac", "s.locality")
-    _do(work, f"CREATE OR REPLACE TEMP TABLE wanted AS SELECT DISTINCT s.hcpcs, s.modifier, s.setting, {mac} AS mac, "
-              f"{loc} AS locality FROM {staged} s {placed} WHERE s.problem IS NULL")
-    _do(work, f"CREATE OR REPLACE TEMP TABLE wanted_days AS SELECT min(date_of_service) AS first, "
-              f"max(date_of_service) AS last FROM {staged} WHERE problem IS NULL")
-    # the formula's inputs, cut to the codes wanted, in a schema of their own that the formula reads first
-    _do(work, "CREATE SCHEMA IF NOT EXISTS wanted_codes")
-    _do(work, "CREATE OR REPLACE VIEW wanted_codes.pfs_rvu AS SELECT * FROM main.pfs_rvu "
-              "WHERE hcpcs IN (SELECT hcpcs FROM wanted)")
-    _do(work, "SET search_path = 'wanted_codes,main'")
-    try:
-        _do(work, f"""CREATE OR REPLACE TABLE main.pfs_payment AS
-SELECT {', '.join(f'p.{c}' for c in PAYMENT_COLUMNS)} FROM ({payment_sql(None)}) p
-SEMI JOIN wanted w ON w.hcpcs = p.hcpcs AND w.modifier = p.modifier AND w.setting = p.setting
- AND w.mac IS NOT DISTINCT FROM p.mac AND w.locality IS NOT DISTINCT FROM p.locality
-WHERE windows_overlap(p.effective_from, p.effective_to, (SELECT first FROM wanted_days),
-                      (SELECT last + 1 FROM wanted_days))""")
-    finally:
-        _do(work, "SET search_path = 'main'")
-        _do(work, "DROP VIEW IF EXISTS wanted_codes.pfs_rvu")
     create_helper_macros(work, temp=True, names=RULES)
 
 
@@ -308,8 +274,8 @@ def lines_sql(source_sql: str, columns: dict[str, str], used: dict[str, str], pa
               file_label: str | None) -> str:
     """SQL of the staged lines of one source: the pass-through columns, the normalised fields (as the macros read
     them: claim_id, hcpcs, modifier, units, date_of_service, mac, locality, zip, setting, service_type, qp), the
-    line's `problem` (NULL: valid), input_file and input_line. Known MACs and localities are checked later, against
-    the version (`check_places`)."""
+    line's `problem` (NULL: valid), input_file and input_line. Known MACs and localities are checked against
+    the version by stage_sql."""
     def col(name, default="NULL"):
         return f"src.{_q(used[name])}" if name in used else default
 
@@ -361,18 +327,17 @@ END"""
 FROM {source_sql} src"""
 
 
-def stage_sql(source_sql: str, columns: dict[str, str], used: dict[str, str], file_label: str | None) -> str:
+def stage_sql(source_sql: str, columns: dict[str, str], used: dict[str, str], file_label: str | None,
+              version: str) -> str:
+    """The staged lines of one source (lines_sql), where a MAC:locality in no GPCI file of the version (the
+    connection's pfs_gpci, from load_reference) is the line's problem, as it is a 400 of POST /lines. A ZIP code is
+    placed, or said not to be, by pfs_check itself."""
     passthrough = [c for c in columns if c not in set(used.values()) and c != "file_row_number"]
-    return lines_sql(source_sql, columns, used, passthrough, file_label)
-
-
-def check_places(con: duckdb.DuckDBPyConnection, staged: str, version: str) -> None:
-    """A MAC:locality in no GPCI file of the version is the line's problem (as it is a 400 of POST /lines). A ZIP
-    code is placed, or said not to be, by pfs_check itself."""
-    known = ("SELECT 1 FROM pfs_gpci g WHERE g.mac = s.mac AND g.locality = s.locality")
-    _do(con, f"""UPDATE {staged} s SET problem = 'invalid: locality ''' || s.mac || ':' || s.locality ||
-  ''' is not a MAC:locality of any GPCI file in data version {version}'
-WHERE problem IS NULL AND mac IS NOT NULL AND NOT EXISTS ({known})""")
+    unknown = (f"'invalid: locality ''' || s.mac || ':' || s.locality || ''' is not a MAC:locality of any GPCI file "
+               f"in data version ' || {literal(version)}")
+    return f"""SELECT s.* REPLACE (CASE WHEN s.problem IS NULL AND s.mac IS NOT NULL AND NOT EXISTS (
+  SELECT 1 FROM pfs_gpci g WHERE g.mac = s.mac AND g.locality = s.locality) THEN {unknown} ELSE s.problem END AS problem)
+FROM ({lines_sql(source_sql, columns, used, passthrough, file_label)}) s"""
 
 
 # ---------------------------------------------------------------------------------------------- the rules
@@ -391,18 +356,18 @@ SELECT {passed}{where}s.input_line, s.claim_id AS claim, s.hcpcs, s.modifier, s.
        coalesce(s.problem, r.pfs_status) AS pfs_status, r.mue_period, r.mue_value, r.mai, r.units_compared,
        coalesce(s.problem, r.mue_status) AS mue_status, r.aoc_period, r.addon_edit_type, r.primaries_on_claim,
        coalesce(s.problem, r.addon_status) AS addon_status
-FROM {chunk} s LEFT JOIN r ON r.row_id = s.row_id
-ORDER BY {where}s.input_line"""
+FROM {chunk} s LEFT JOIN r ON r.row_id = s.row_id"""
 
 
-CLAIM_LINES = ("CREATE OR REPLACE TEMP TABLE claim_lines AS SELECT row_number() OVER () AS line_no, row_id, claim_id, "
+CLAIM_LINES = ("CREATE OR REPLACE TABLE claim_lines AS SELECT row_number() OVER () AS line_no, row_id, claim_id, "
                "hcpcs, modifier, units, date_of_service, mac, locality, {zip}setting, service_type, qp "
-               "FROM (SELECT * FROM {chunk} WHERE problem IS NULL ORDER BY row_id)")
+               "FROM {chunk} WHERE problem IS NULL")
 
 
 def judge(con: duckdb.DuckDBPyConnection, chunk: str, has_zip: bool) -> None:
-    """The valid lines of `chunk` as the macros' `claim_lines` table (numbered in order: the macros number their
-    lines by position, and the result is joined back by that number)."""
+    """The valid lines of `chunk` (a table, or a query in parentheses) as the macros' `claim_lines` table, numbered
+    in the order it holds them: the macros number their lines by position, and the result is joined back by that
+    number (result_sql; a number that names another line is an error, never another line's answer)."""
     _do(con, CLAIM_LINES.format(chunk=chunk, zip="zip, " if has_zip else ""))
 
 
@@ -420,11 +385,10 @@ def check_arrow(lines, ref: Reference, *, memory_limit: str | None = None, threa
         columns = columns_of(con, "incoming")
         used = plan_columns(columns, {}, "lines")
         passthrough = [c for c in columns if c not in set(used.values())]
+        load_reference(con, ref)
         _do(con, "CREATE TEMP TABLE staged AS SELECT row_number() OVER () AS row_id, * FROM ("
-                    + stage_sql("incoming", columns, used, None) + ")")
+                    + stage_sql("incoming", columns, used, None, ref.version) + ")")
         con.unregister("incoming")
-        load_reference(con, ref, "staged")
-        check_places(con, "staged", ref.version)
         has_zip = "zip" in used
         judge(con, "staged", has_zip)
         return con.sql(result_sql("staged", passthrough, has_zip, with_file=False)).to_arrow_table()
@@ -450,7 +414,7 @@ def _status_key(column: str) -> str:
 
 def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt: str = "parquet",
         mapping: dict[str, str] | None = None, memory_limit: str = "1GB", threads: int | None = None,
-        chunk_lines: int = CHUNK_LINES, progress=None) -> Summary:
+        chunk_lines: int | None = None, progress=None) -> Summary:
     """`cmsref lines`: read every input file, judge its lines, write one row per line to `output` (Parquet or CSV),
     written under a temporary name beside it and renamed into place when complete. The work folder (staged lines,
     DuckDB's spill files, the result's parts) is made under `work_root` and removed afterwards, whatever happens.
@@ -468,6 +432,7 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
     con = duckdb.connect(str(work / "work.duckdb"))
     try:
         _do(con, f"SET temp_directory = {literal(work / 'spill')}")
+        _do(con, "SET enable_progress_bar = false")  # cmsref lines reports its own progress
         _do(con, f"SET memory_limit = {literal(memory_limit)}")
         if threads:
             _do(con, f"SET threads = {int(threads)}")
@@ -485,9 +450,11 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
             plans.append((f, source, columns, used))
         has_zip = any("zip" in used for *_, used in plans)
         passthrough = _passthrough(plans)
+        load_reference(con, ref)
+        log.debug("reference data: %.2f s", time.monotonic() - start)
         _do(con, "CREATE SEQUENCE row_ids")
         for i, (f, source, columns, used) in enumerate(plans):
-            select = stage_sql(source, columns, used, str(f))
+            select = stage_sql(source, columns, used, str(f), ref.version)
             select = f"SELECT nextval('row_ids') AS row_id, * FROM ({select})"
             if i == 0:
                 _do(con, f"CREATE TABLE staged AS {select} LIMIT 0")
@@ -502,33 +469,44 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
                 raise CmsrefError(f"{f}: cannot be read ({str(exc).splitlines()[0]})") from None
         total = con.execute("SELECT count(*) FROM staged").fetchall()[0][0]
         log.debug("staged %d lines of %d files: %.2f s", total, len(files), time.monotonic() - start)
-        load_reference(con, ref, "staged")
-        check_places(con, "staged", ref.version)
-        log.debug("reference data: %d payment rows: %.2f s", con.execute(
-            "SELECT count(*) FROM pfs_payment").fetchall()[0][0], time.monotonic() - start)
         counts = con.execute("SELECT bucket, count(*) FROM staged GROUP BY bucket ORDER BY bucket").fetchall()
+        # Parquet: each chunk's rows are appended to one file in the work folder as they come (no second pass);
+        # CSV: each chunk is a Parquet part, and the parts are written as one CSV file at the end
         parts = work / "parts"
         parts.mkdir()
-        done, spilled, chunks = 0, _spilled(con), _chunks(counts, chunk_lines)
+        result = work / f"result.{fmt}"
+        writer = None
+        chunk_lines = chunk_lines or chunk_lines_for(memory_limit)
+        done, spilled, chunks = 0, 0, _chunks(counts, chunk_lines)
+        # each chunk's query is profiled for one figure: the most it spilled to the temporary directory
+        _do(con, "PRAGMA enable_profiling = 'json'")
+        _do(con, f"PRAGMA profiling_output = {literal(work / 'profile.json')}")
         for n, (low, high, size) in enumerate(chunks):
-            _do(con, f"CREATE OR REPLACE TEMP TABLE chunk AS SELECT * FROM staged WHERE bucket BETWEEN {low} "
-                        f"AND {high}")
-            judge(con, "chunk", has_zip)
-            _do(con, f"COPY ({result_sql('chunk', list(passthrough), has_zip)}) TO "
-                        f"{literal(parts / f'part-{n:06d}.parquet')} (FORMAT parquet)")
+            chunk = f"(SELECT * FROM staged WHERE bucket BETWEEN {low} AND {high})"
+            judge(con, chunk, has_zip)
+            if fmt == "parquet":
+                writer = _append(con, result_sql(chunk, list(passthrough), has_zip), result, writer)
+            else:
+                _do(con, f"COPY ({result_sql(chunk, list(passthrough), has_zip)}) TO "
+                            f"{literal(parts / f'part-{n:06d}.parquet')} (FORMAT parquet)")
             done += size
-            spilled = max(spilled, _spilled(con))
+            spilled = max(spilled, _spilled(con), _spilled_by_last(con))
             log.debug("chunk %d of %d: %d lines: %.2f s", n + 1, len(chunks), size, time.monotonic() - start)
             if progress:
                 progress(done, total, time.monotonic() - start)
-        _do(con, "DROP TABLE IF EXISTS chunk")
+        _do(con, "PRAGMA disable_profiling")
         _do(con, "DROP TABLE IF EXISTS claim_lines")
-        every = f"read_parquet({literal(parts / '*.parquet')})"
         if not chunks:  # no line at all: an empty result with the columns
             _do(con, f"COPY ({result_sql('staged', list(passthrough), has_zip)}) TO "
                         f"{literal(parts / 'part-000000.parquet')} (FORMAT parquet)")
-        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
-        _do(con, f"COPY (SELECT * FROM {every}) TO {literal(tmp_out)} ({options})")
+        if writer is not None:
+            writer.close()
+        else:
+            options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER true"
+            _do(con, f"COPY (SELECT * FROM read_parquet({literal(parts / '*.parquet')})) TO {literal(result)} "
+                        f"({options})")
+        every = (f"read_parquet({literal(result)})" if fmt == "parquet" else
+                 f"read_parquet({literal(parts / '*.parquet')})")
         log.debug("written: %.2f s", time.monotonic() - start)
         summary = Summary(lines=total, files=len(files))
         for column in STATUSES:
@@ -536,7 +514,11 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
                 f"SELECT {_status_key(column)} AS s, count(*) FROM {every} GROUP BY s ORDER BY 2 DESC, 1").fetchall()
         summary.spilled_bytes = max(spilled, _spilled(con))
         con.close()
-        os.replace(tmp_out, output)
+        try:
+            os.replace(result, output)  # the work folder is on the output's file system
+        except OSError:  # another file system: copied beside the output under a temporary name, then renamed
+            shutil.copyfile(result, tmp_out)
+            os.replace(tmp_out, output)
         summary.seconds = time.monotonic() - start
         return summary
     except duckdb.Error as exc:
@@ -550,6 +532,19 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _append(con: duckdb.DuckDBPyConnection, sql: str, path: Path, writer):
+    """The rows of `sql` appended to the Parquet file at `path` (zstd), batch by batch through one writer (opened on
+    the first chunk with its schema; returned for the next)."""
+    import pyarrow.parquet as pq
+
+    batches = con.sql(sql).to_arrow_reader(122_880)
+    if writer is None:
+        writer = pq.ParquetWriter(path, batches.schema, compression="zstd")
+    for batch in batches:
+        writer.write_batch(batch if batch.schema == writer.schema else batch.cast(writer.schema))
+    return writer
+
+
 def _passthrough(plans) -> dict[str, str]:
     """Every column of any file that is not a field of a line, with its type (text where files disagree)."""
     out: dict[str, str] = {}
@@ -559,6 +554,18 @@ def _passthrough(plans) -> dict[str, str]:
                 continue
             out[c] = t if out.get(c, t) == t else "VARCHAR"
     return out
+
+
+def chunk_lines_for(memory_limit: str) -> int:
+    """The lines of a chunk under a memory limit such as '1GB' or '500 MiB' (LINE_BYTES a line, at least 10,000 and
+    at most CHUNK_LINES; CHUNK_LINES where the limit is not a size)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B)\s*", memory_limit, re.IGNORECASE)
+    if not m:
+        return CHUNK_LINES
+    unit = m.group(2).upper()
+    power = "BKMGT".index(unit[0])
+    size = float(m.group(1)) * (1024 if "I" in unit else 1000) ** power
+    return int(min(CHUNK_LINES, max(10_000, size // LINE_BYTES)))
 
 
 def _chunks(counts: list[tuple[int, int]], chunk_lines: int) -> list[tuple[int, int, int]]:
@@ -575,6 +582,16 @@ def _chunks(counts: list[tuple[int, int]], chunk_lines: int) -> list[tuple[int, 
     if low is not None:
         out.append((low, prev, size))
     return out
+
+
+def _spilled_by_last(con) -> int:
+    """The peak size of DuckDB's temporary directory during the last profiled query (0 where it is not known)."""
+    import json
+
+    try:
+        return int(json.loads(con.get_profiling_information(format="json"))["system"]["peak_temp_dir_size"])
+    except (duckdb.Error, KeyError, ValueError, TypeError):
+        return 0
 
 
 def _spilled(con) -> int:
