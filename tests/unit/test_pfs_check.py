@@ -54,7 +54,7 @@ def two_releases():
 
 
 DAYS = [Q1 - timedelta(days=1), Q1, Q2 - timedelta(days=1), Q2, H2 - timedelta(days=1), H2, date(2031, 6, 1)]
-PLACES = [(None, None), ("01182", "18"), ("01182", "26")]
+PLACES = [(None, None), ("01182", "18"), ("01182", "26"), (None, "18"), ("01182", None)]  # the last two: half a place
 
 
 def test_every_line_is_priced_by_the_pfs_payment_row_in_effect_on_its_date():
@@ -76,7 +76,9 @@ def test_every_line_is_priced_by_the_pfs_payment_row_in_effect_on_its_date():
         ).fetchall()
         assert len(want) <= 1
         case = (code, modifier, setting, mac, loc, day, qp)
-        if want:
+        if (mac is None) != (loc is None):  # never priced, neither nationally nor in a locality of the MAC
+            assert (amount, period, status) == (None, None, "mac and locality are given together, or neither"), case
+        elif want:
             assert (amount, period, variant) == want[0][:3], case
             assert status == ("priced" if want[0][3] in "ART" else f"status {want[0][3]}: not paid from the fee "
                                                                     f"schedule amount"), case
