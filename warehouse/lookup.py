@@ -117,36 +117,46 @@ ZIP_FILE = "the ZIP code to carrier locality file"
 
 def place_zip(con, zip_code: str, day: date | str) -> ZipPlace:
     """A ZIP code (5 digits or ZIP+4, as core/fields.py's `zip` reads it) on a date of service -> its MAC and
-    locality, from zip_locality_on(date) in SQL, never guessed: a ZIP code CMS flags as needing its +4 (it spans
-    localities) is not placed, since the ZIP+4 file is not loaded."""
+    locality, or none and why. The decision is pfs_check's own (claim_rules.PLACED_LINES, run on one line of this ZIP
+    code and day: the ZIP code file in effect, never a guess; a ZIP code CMS flags as needing its +4 spans localities
+    and is not placed, since the ZIP+4 file is not loaded); this says it with the rows it comes from."""
+    from warehouse.claim_rules import PLACED_LINES
+
     day = str(day)
     zip5 = zip_code[:5]
+    (mac, locality, problem), = con.execute(
+        f"WITH priced_lines AS (SELECT CAST(? AS VARCHAR) AS zip, CAST(? AS DATE) AS date_of_service, "
+        f"NULL::VARCHAR AS mac, NULL::VARCHAR AS locality), "
+        f"zip_windows AS (SELECT DISTINCT effective_from, effective_to FROM zip_locality), "
+        f"l AS ({PLACED_LINES}) SELECT mac, locality, zip_problem FROM l", [zip_code, day]).fetchall()
     rows = dict_rows(con, "SELECT z.zip5, z.mac, z.locality, g.locality_name, z.needs_plus_four, z.period, "
                           "z.release_id, z.source_sha256, z.source_row "
                           "FROM zip_locality_on(CAST(? AS DATE)) z LEFT JOIN pfs_gpci_on(CAST(? AS DATE)) g "
                           "USING (mac, locality) WHERE z.zip5 = ?", [day, day, zip5])
-    if not rows:
-        covering = con.execute("SELECT DISTINCT period FROM zip_locality_on(CAST(? AS DATE))", [day]).fetchall()
-        if covering:
-            return ZipPlace(zip_code, None, "zip", f"ZIP code {zip5} is not in {ZIP_FILE} of {covering[0][0]} (in "
-                                                   f"effect on {day})")
-        loaded = con.execute("SELECT period, min(effective_from), max(effective_to) FROM zip_locality GROUP BY period "
-                             "ORDER BY 2").fetchall()
-        windows = "; ".join(f"{p} {f}..{t}" for p, f, t in loaded) or "none"
-        return ZipPlace(zip_code, None, None, f"ZIP code {zip5} cannot be placed on {day}: no loaded release of "
-                                              f"{ZIP_FILE} covers that date of service. Loaded windows (end "
-                                              f"exclusive): {windows}")
-    row = rows[0]
-    if row["needs_plus_four"]:
+    row = rows[0] if rows else None
+    if problem is None:
+        name = f" {row['locality_name']}" if row["locality_name"] else ""
+        return ZipPlace(zip_code, (mac, locality), None,
+                        f"ZIP code {zip5} is in locality {mac}:{locality}{name} ({ZIP_FILE} of {row['period']}, row "
+                        f"{row['source_row']})", row)
+    if problem.startswith("ZIP code spans"):
         return ZipPlace(zip_code, None, None, (
             f"ZIP code {zip5} spans localities ({ZIP_FILE} of {row['period']} flags it as needing its +4): its "
             f"locality depends on the ZIP+4, and the ZIP+4 file (CMS's ZIP9) is needed to place it; it is not "
             f"loaded, so no amount is given"), row)
-    where = f"{row['mac']}:{row['locality']}"
-    name = f" {row['locality_name']}" if row["locality_name"] else ""
-    return ZipPlace(zip_code, (row["mac"], row["locality"]), None,
-                    f"ZIP code {zip5} is in locality {where}{name} ({ZIP_FILE} of {row['period']}, row "
-                    f"{row['source_row']})", row)
+    if problem.startswith("ZIP code not in"):
+        covering = con.execute("SELECT DISTINCT period FROM zip_locality_on(CAST(? AS DATE))", [day]).fetchall()
+        return ZipPlace(zip_code, None, "zip", f"ZIP code {zip5} is not in {ZIP_FILE} of {covering[0][0]} (in "
+                                               f"effect on {day})")
+    if problem.startswith("no data"):
+        loaded = con.execute(f"SELECT period, min(effective_from), {latest_end_sql('effective_to')} FROM zip_locality "
+                             "GROUP BY period "
+                             "ORDER BY 2").fetchall()
+        windows = "; ".join(f"{p} {f}..{t or 'open'}" for p, f, t in loaded) or "none"
+        return ZipPlace(zip_code, None, None, f"ZIP code {zip5} cannot be placed on {day}: no loaded release of "
+                                              f"{ZIP_FILE} covers that date of service. Loaded windows (end "
+                                              f"exclusive): {windows}")
+    return ZipPlace(zip_code, None, "zip", problem)  # not a ZIP code at all (the inputs check it before)
 
 
 def dict_rows(con, sql: str, params: list) -> list[dict]:
