@@ -17,16 +17,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-# the result columns after the pass-through ones (input_file is a file's name: there is none here; input_line is
-# the line's position in its partition, so it is left out too)
-RESULT_TYPES = {
-    "claim": "string", "hcpcs": "string", "modifier": "string", "units": "int", "date_of_service": "date",
-    "setting": "string", "locality": "string", "qp": "boolean", "pfs_amount": "decimal(12,2)",
-    "pfs_period": "string", "pfs_status_code": "string", "pfs_cf_variant": "string", "pfs_status": "string",
-    "mue_period": "string", "mue_value": "int", "mai": "int", "units_compared": "bigint", "mue_status": "string",
-    "aoc_period": "string", "addon_edit_type": "int", "primaries_on_claim": "array<string>",
-    "addon_status": "string",
-}
+# Spark's names of the DuckDB types of claim_rules.LINE_RESULT (the result columns after the pass-through ones;
+# input_file is a file's name, and there is none here; input_line is the line's position in its partition, so it
+# is left out too)
+SPARK_TYPES = {"VARCHAR": "string", "INTEGER": "int", "BIGINT": "bigint", "DATE": "date", "BOOLEAN": "boolean",
+               "VARCHAR[]": "array<string>"}
+
+
+def spark_type(duckdb_type: str) -> str:
+    if duckdb_type.startswith("DECIMAL"):
+        return duckdb_type.lower()
+    return SPARK_TYPES[duckdb_type]
+
+
 _REFERENCES: dict = {}  # export folder -> Reference, per executor process (checked once per process)
 
 
@@ -34,11 +37,11 @@ def result_schema(lines_schema):
     """The output's Spark schema: the input's columns that are not fields of a line, then the result columns."""
     from pyspark.sql.types import StructType, _parse_datatype_string
 
-    from warehouse.claim_rules import LINE_FIELDS
+    from warehouse.claim_rules import LINE_FIELDS, LINE_RESULT
 
     fields = [f for f in lines_schema.fields if f.name not in LINE_FIELDS]
-    for name, kind in RESULT_TYPES.items():
-        fields.append(StructType().add(name, _parse_datatype_string(kind)).fields[0])
+    for name, kind in LINE_RESULT.items():
+        fields.append(StructType().add(name, _parse_datatype_string(spark_type(kind))).fields[0])
     return StructType(fields)
 
 

@@ -35,8 +35,8 @@ import duckdb
 from core.errors import CmsrefError
 from core.fields import FIELDS, HCPCS
 from core.sql import literal
-from warehouse.claim_rules import (HELPER_MACROS, LINE_FIELDS, MAX_UNITS, SETTINGS, create_helper_macros,
-                                   line_results_sql, one_of)
+from warehouse.claim_rules import (HELPER_MACROS, LINE_FIELDS, LINE_RESULT, MAX_UNITS, SETTINGS,
+                                   create_helper_macros, line_results_sql, one_of)
 
 log = logging.getLogger("cmsref.lines")
 SERVICE_TYPES = FIELDS["service_type"].values
@@ -56,10 +56,7 @@ ACCEPTED = {
     "qp": TEXT + ("BOOLEAN",),
 }
 # The result columns, as POST /lines answers them (with the input file and line number first)
-RESULT = ("input_file", "input_line", "claim", "hcpcs", "modifier", "units", "date_of_service", "setting",
-          "locality", "qp", "pfs_amount", "pfs_period", "pfs_status_code", "pfs_cf_variant", "pfs_status",
-          "mue_period", "mue_value", "mai", "units_compared", "mue_status", "aoc_period", "addon_edit_type",
-          "primaries_on_claim", "addon_status")
+RESULT = ("input_file", "input_line", *LINE_RESULT)
 RULES = ("pfs_check", "mue_check", "addon_check", "addon_release_on", "addon_edits_on")  # the macros lines use
 STATUSES = ("pfs_status", "mue_status", "addon_status")
 BUCKETS = 4096  # claims are hashed into this many buckets; a chunk is a run of whole buckets
@@ -266,10 +263,6 @@ def _problem(name: str, value: str, expected: str) -> str:
             f"|| ' is not {expected}'")
 
 
-def _re(pattern: str) -> str:
-    return literal(f"^(?:{pattern})$")
-
-
 def lines_sql(source_sql: str, columns: dict[str, str], used: dict[str, str], passthrough: list[str],
               file_label: str | None) -> str:
     """SQL of the staged lines of one source: the pass-through columns, the normalised fields (as the macros read
@@ -332,7 +325,7 @@ def stage_sql(source_sql: str, columns: dict[str, str], used: dict[str, str], fi
     """The staged lines of one source (lines_sql), where a MAC:locality in no GPCI file of the version (the
     connection's pfs_gpci, from load_reference) is the line's problem, as it is a 400 of POST /lines. A ZIP code is
     placed, or said not to be, by pfs_check itself."""
-    passthrough = [c for c in columns if c not in set(used.values()) and c != "file_row_number"]
+    passthrough = list(passthrough_columns(columns, used))
     unknown = (f"'invalid: locality ''' || s.mac || ':' || s.locality || ''' is not a MAC:locality of any GPCI file "
                f"in data version ' || {literal(version)}")
     return f"""SELECT s.* REPLACE (CASE WHEN s.problem IS NULL AND s.mac IS NOT NULL AND NOT EXISTS (
@@ -341,14 +334,15 @@ FROM ({lines_sql(source_sql, columns, used, passthrough, file_label)}) s"""
 
 
 # ---------------------------------------------------------------------------------------------- the rules
-def result_sql(chunk: str, passthrough: list[str], has_zip: bool, with_file: bool = True) -> str:
+def result_sql(chunk: str, passthrough: list[str], with_file: bool = True) -> str:
     """One row per line of the `chunk` table (staged lines): the pass-through columns, then the result columns of
     POST /lines, from the three macros over the chunk's valid lines (table claim_lines); invalid lines carry their
     problem as every status. A macro's line number that does not name the same line is an error, never a wrong
-    answer."""
+    answer. Each result column has the type claim_rules.LINE_RESULT declares."""
     passed = "".join(f"s.{_q(c)}, " for c in passthrough)
     where = "s.input_file, " if with_file else ""
-    return f"""
+    typed = ", ".join(f"CAST({_q(name)} AS {kind}) AS {_q(name)}" for name, kind in LINE_RESULT.items())
+    return f"""SELECT * REPLACE ({typed}) FROM (
 WITH r AS (SELECT l.row_id, x.* FROM claim_lines l JOIN ({line_results_sql()}) x USING (line_no))
 SELECT {passed}{where}s.input_line, s.claim_id AS claim, s.hcpcs, s.modifier, s.units, s.date_of_service,
        s.setting, CASE WHEN s.problem IS NULL THEN r.locality WHEN s.mac IS NULL THEN 'national'
@@ -356,7 +350,7 @@ SELECT {passed}{where}s.input_line, s.claim_id AS claim, s.hcpcs, s.modifier, s.
        coalesce(s.problem, r.pfs_status) AS pfs_status, r.mue_period, r.mue_value, r.mai, r.units_compared,
        coalesce(s.problem, r.mue_status) AS mue_status, r.aoc_period, r.addon_edit_type, r.primaries_on_claim,
        coalesce(s.problem, r.addon_status) AS addon_status
-FROM {chunk} s LEFT JOIN r ON r.row_id = s.row_id"""
+FROM {chunk} s LEFT JOIN r ON r.row_id = s.row_id)"""
 
 
 CLAIM_LINES = ("CREATE OR REPLACE TABLE claim_lines AS SELECT row_number() OVER () AS line_no, row_id, claim_id, "
@@ -384,14 +378,14 @@ def check_arrow(lines, ref: Reference, *, memory_limit: str | None = None, threa
         con.register("incoming", lines)
         columns = columns_of(con, "incoming")
         used = plan_columns(columns, {}, "lines")
-        passthrough = [c for c in columns if c not in set(used.values())]
+        passthrough = list(passthrough_columns(columns, used))
         load_reference(con, ref)
         _do(con, "CREATE TEMP TABLE staged AS SELECT row_number() OVER () AS row_id, * FROM ("
                     + stage_sql("incoming", columns, used, None, ref.version) + ")")
         con.unregister("incoming")
         has_zip = "zip" in used
         judge(con, "staged", has_zip)
-        return con.sql(result_sql("staged", passthrough, has_zip, with_file=False)).to_arrow_table()
+        return con.sql(result_sql("staged", passthrough, with_file=False)).to_arrow_table()
     finally:
         con.close()
 
@@ -485,9 +479,9 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
             chunk = f"(SELECT * FROM staged WHERE bucket BETWEEN {low} AND {high})"
             judge(con, chunk, has_zip)
             if fmt == "parquet":
-                writer = _append(con, result_sql(chunk, list(passthrough), has_zip), result, writer)
+                writer = _append(con, result_sql(chunk, list(passthrough)), result, writer)
             else:
-                _do(con, f"COPY ({result_sql(chunk, list(passthrough), has_zip)}) TO "
+                _do(con, f"COPY ({result_sql(chunk, list(passthrough))}) TO "
                             f"{literal(parts / f'part-{n:06d}.parquet')} (FORMAT parquet)")
             done += size
             spilled = max(spilled, _spilled(con), _spilled_by_last(con))
@@ -497,7 +491,7 @@ def run(inputs: list[str], output: Path, ref: Reference, work_root: Path, *, fmt
         _do(con, "PRAGMA disable_profiling")
         _do(con, "DROP TABLE IF EXISTS claim_lines")
         if not chunks:  # no line at all: an empty result with the columns
-            _do(con, f"COPY ({result_sql('staged', list(passthrough), has_zip)}) TO "
+            _do(con, f"COPY ({result_sql('staged', list(passthrough))}) TO "
                         f"{literal(parts / 'part-000000.parquet')} (FORMAT parquet)")
         if writer is not None:
             writer.close()
@@ -545,13 +539,16 @@ def _append(con: duckdb.DuckDBPyConnection, sql: str, path: Path, writer):
     return writer
 
 
+def passthrough_columns(columns: dict[str, str], used: dict[str, str]) -> dict[str, str]:
+    """A file's columns that are not fields of a line (nor the reader's row number), with their types."""
+    return {c: t for c, t in columns.items() if c not in set(used.values()) and c != "file_row_number"}
+
+
 def _passthrough(plans) -> dict[str, str]:
-    """Every column of any file that is not a field of a line, with its type (text where files disagree)."""
+    """Every pass-through column of any file, with its type (text where files disagree)."""
     out: dict[str, str] = {}
     for _, _, columns, used in plans:
-        for c, t in columns.items():
-            if c in set(used.values()) or c == "file_row_number":
-                continue
+        for c, t in passthrough_columns(columns, used).items():
             out[c] = t if out.get(c, t) == t else "VARCHAR"
     return out
 

@@ -21,6 +21,16 @@ LINE_FIELDS = ("claim", "hcpcs", "modifier", "units", "date_of_service", "locali
                "service_type", "qp")
 MAX_UNITS = 2**31 - 1
 SETTINGS = ("facility", "non_facility")  # the PE RVU a line is priced with
+# What a checked line is answered with (POST /lines, `cmsref lines`, cmsref.spark), after the pass-through columns:
+# the line's fields as read, then the three rules' results, with their DuckDB types
+LINE_RESULT = {
+    "claim": "VARCHAR", "hcpcs": "VARCHAR", "modifier": "VARCHAR", "units": "INTEGER", "date_of_service": "DATE",
+    "setting": "VARCHAR", "locality": "VARCHAR", "qp": "BOOLEAN", "pfs_amount": "DECIMAL(12,2)",
+    "pfs_period": "VARCHAR", "pfs_status_code": "VARCHAR", "pfs_cf_variant": "VARCHAR", "pfs_status": "VARCHAR",
+    "mue_period": "VARCHAR", "mue_value": "INTEGER", "mai": "INTEGER", "units_compared": "BIGINT",
+    "mue_status": "VARCHAR", "aoc_period": "VARCHAR", "addon_edit_type": "INTEGER", "primaries_on_claim": "VARCHAR[]",
+    "addon_status": "VARCHAR",
+}
 
 
 def one_of(values) -> str:

@@ -15,6 +15,7 @@ import pytest
 
 from cmsref.cli import main
 from tests.lines_data import reference_rows, write_lines
+from warehouse.claim_rules import LINE_RESULT
 
 pytestmark = pytest.mark.integration
 
@@ -59,6 +60,9 @@ def test_parquet_and_csv_folder_give_one_row_per_line_with_the_same_answers(db_e
                    f"'units_compared': 'BIGINT', 'pfs_amount': 'DECIMAL(12,2)', 'claim': 'VARCHAR', "
                    f"'modifier': 'VARCHAR', 'primaries_on_claim': 'VARCHAR'}}) ORDER BY line_id").fetchall()
     assert len(a) == len(b) == 20_000 and [r[0] for r in a] == list(range(1, 20_001))
+    # the result columns have the types claim_rules.LINE_RESULT declares
+    described = {r[0]: r[1] for r in duckdb.sql(f"DESCRIBE SELECT * FROM '{tmp_path / 'a.parquet'}'").fetchall()}
+    assert {c: described[c] for c in LINE_RESULT} == LINE_RESULT
     # CSV writes an empty modifier and list as text: compare the rest, and the lists as text
     norm = [tuple("" if v is None else str(v) for v in r) for r in a]
     assert norm == [tuple("" if v is None else str(v) for v in r) for r in b]
