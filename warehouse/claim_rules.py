@@ -129,7 +129,7 @@ SELECT * EXCLUDE (covered, units_that_day),
             WHEN mue_value IS NULL THEN 'no MUE for this code'
             WHEN (CASE WHEN mai = 1 THEN units ELSE units_that_day END) > mue_value THEN 'exceeds'
             ELSE 'within' END AS status
-FROM matched ORDER BY line_no"""),
+FROM matched"""),
     # lines: a table or view with columns hcpcs and date_of_service, and optionally modifier, setting, mac and
     # locality, or zip (placed by PLACED_LINES), qp: the PFS amount of each line, computed by the formula of the
     # pfs_payment view (pfs_amount) from the RVU row of its code and modifier, the GPCI row of its locality (GPCIs 1
@@ -198,7 +198,7 @@ SELECT line_no, claim_id, hcpcs, modifier, date_of_service, setting,
             WHEN day_release IS NULL THEN 'no data: no PFS release covers the date of service'
             WHEN rvu_code IS NULL THEN 'code and modifier not in the PFS release in effect'
             ELSE 'no GPCI of the locality in effect on the date of service' END AS pfs_status
-FROM priced ORDER BY line_no"""),
+FROM priced"""),
     # For a code and a date of service: the PFS status, the OPPS SI / APC / rate and the ASC PI / rate side by side,
     # each with its definition and the release it comes from; one row per setting, 'no data' where no release of
     # that setting covers the date.
@@ -275,8 +275,27 @@ SELECT l.line_no, l.hcpcs, l.date_of_service, j.aoc_period, j.edit_type, j.prima
             WHEN j.edit_type = 2 THEN 'type 2: the contractor defines the primary codes'
             WHEN j.edit_type = 3 THEN 'type 3: no listed primary on claim; the contractor may allow others'
             ELSE 'no allowed primary on claim' END AS status
-FROM l LEFT JOIN judged j USING (line_no) ORDER BY l.line_no"""),
+FROM l LEFT JOIN judged j USING (line_no)"""),
 }
+
+
+# The three rules over claim lines answer one row per line, in line order as macros; line_results_sql joins their rows
+# by line number, and reads them unordered (the sorts were an eighth of its time)
+LINE_RULES = ("pfs_check", "mue_check", "addon_check")
+
+
+def macro_sql(name: str) -> str:
+    """The body of a rule's macro (a rule over claim lines ordered by line number)."""
+    body = HELPER_MACROS[name][1]
+    return body + "\nORDER BY line_no" if name in LINE_RULES else body
+
+
+def rule_over(name: str, lines: str) -> str:
+    """A rule over claim lines as a query over the table `lines`, unordered (the macro's body, whose lines are
+    `query_table(lines)`)."""
+    body = HELPER_MACROS[name][1]
+    assert "query_table(lines)" in body
+    return body.replace("query_table(lines)", f"query_table('{lines}')")
 
 
 def line_results_sql(lines: str = "claim_lines") -> str:
@@ -290,20 +309,20 @@ def line_results_sql(lines: str = "claim_lines") -> str:
 SELECT l.line_no, p.locality, p.pfs_amount, p.pfs_period, p.pfs_status_code, p.pfs_cf_variant, p.pfs_status,
        m.mue_period, m.mue_value, m.mai, m.units_compared, m.status AS mue_status,
        a.aoc_period, a.edit_type AS addon_edit_type, a.primaries_on_claim, a.status AS addon_status
-FROM {lines} l JOIN pfs_check('{lines}') p ON p.line_no = l.line_no AND {same('p')}
-JOIN mue_check('{lines}') m ON m.line_no = l.line_no
-JOIN addon_check('{lines}') a ON a.line_no = l.line_no AND {same('a')}"""
+FROM {lines} l JOIN ({rule_over('pfs_check', lines)}) p ON p.line_no = l.line_no AND {same('p')}
+JOIN ({rule_over('mue_check', lines)}) m ON m.line_no = l.line_no
+JOIN ({rule_over('addon_check', lines)}) a ON a.line_no = l.line_no AND {same('a')}"""
 
 
 def create_helper_macros(con: duckdb.DuckDBPyConnection, temp: bool = False, names=None) -> None:
     """Create the rules (all, or those named) as macros of the warehouse, or as TEMP macros of one connection, after
     the scalar rules they use (SCALAR_MACROS)."""
     create_scalar_macros(con, temp)
-    for name, (params, body) in HELPER_MACROS.items():
+    for name, (params, _) in HELPER_MACROS.items():
         if names is not None and name not in names:
             continue
         where = "TEMP MACRO " if temp else "MACRO main."
-        con.execute(f"CREATE OR REPLACE {where}{name}({params}) AS TABLE {body}")
+        con.execute(f"CREATE OR REPLACE {where}{name}({params}) AS TABLE {macro_sql(name)}")
 
 
 def create_scalar_macros(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:

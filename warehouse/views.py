@@ -196,7 +196,7 @@ def snapshot_statements(version: str) -> list[str]:
     pfs_payment, every `<name>_on(date)`, `<name>_version(v)` and `<name>_at(v, date)` (for this one version), the
     claim-line rules and the in_effect rule. Run in the snapshot file (duckdb export) or after views.sql's
     CREATE VIEWs (parquet export)."""
-    from warehouse.claim_rules import HELPER_MACROS
+    from warehouse.claim_rules import HELPER_MACROS, macro_sql
 
     v = literal(version)
     out = [*(f"CREATE OR REPLACE MACRO {macro}" for macro in SCALAR_MACROS),
@@ -205,5 +205,5 @@ def snapshot_statements(version: str) -> list[str]:
         out += [f"CREATE OR REPLACE MACRO {name}_on(dos) AS TABLE SELECT * FROM {name} WHERE {IN_EFFECT}",
                 f"CREATE OR REPLACE MACRO {name}_version(v) AS TABLE SELECT * FROM {name} WHERE v = {v}",
                 f"CREATE OR REPLACE MACRO {name}_at(v, dos) AS TABLE SELECT * FROM {name}_version(v) WHERE {IN_EFFECT}"]
-    out += [f"CREATE OR REPLACE MACRO {n}({params}) AS TABLE {body}" for n, (params, body) in HELPER_MACROS.items()]
+    out += [f"CREATE OR REPLACE MACRO {n}({params}) AS TABLE {macro_sql(n)}" for n, (params, _) in HELPER_MACROS.items()]
     return out

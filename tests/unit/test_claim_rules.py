@@ -81,12 +81,13 @@ def test_the_rules_own_columns_win_over_columns_of_the_same_name_and_days_are_da
                        ).fetchall() == [(3, 5, 7, "exceeds")] * 2
 
 
-def test_a_rule_row_that_names_another_line_is_an_error_never_that_lines_answer():
+def test_a_rule_row_that_names_another_line_is_an_error_never_that_lines_answer(monkeypatch):
     """line_results_sql joins the three rules by line number; a rule whose rows came back numbered for other lines
     (here a pfs_check that swaps them) must stop the query, and the check must run although no caller selects it."""
     import duckdb
     import pytest
 
+    from warehouse import claim_rules
     from warehouse.claim_rules import line_results_sql
 
     con = duckdb.connect()
@@ -95,11 +96,10 @@ def test_a_rule_row_that_names_another_line_is_an_error_never_that_lines_answer(
             " NULL AS pfs_cf_variant, 'priced' AS pfs_status, NULL AS mue_period, NULL AS mue_value, NULL AS mai, "
             "NULL AS units_compared, 'ok' AS status, NULL AS aoc_period, NULL AS edit_type, "
             "NULL AS primaries_on_claim FROM query_table(lines)")
-    con.execute(f"CREATE MACRO mue_check(lines) AS TABLE {rows}")
-    con.execute(f"CREATE MACRO addon_check(lines) AS TABLE {rows}")
-    con.execute(f"CREATE MACRO pfs_check(lines) AS TABLE {rows}")
+    for rule in claim_rules.LINE_RULES:  # the rules, as line_results_sql reads them
+        monkeypatch.setitem(claim_rules.HELPER_MACROS, rule, ("lines", rows))
     assert [r[0] for r in con.execute(f"SELECT line_no FROM ({line_results_sql()}) ORDER BY 1").fetchall()] == [1, 2]
-    con.execute("CREATE OR REPLACE MACRO pfs_check(lines) AS TABLE SELECT 3 - line_no AS line_no, * EXCLUDE (line_no) "
-                f"FROM ({rows})")
+    monkeypatch.setitem(claim_rules.HELPER_MACROS, "pfs_check", (
+        "lines", f"SELECT 3 - line_no AS line_no, * EXCLUDE (line_no) FROM ({rows})"))
     with pytest.raises(duckdb.Error, match="claim lines out of step"):
         con.execute(f"SELECT pfs_status FROM ({line_results_sql()})").fetchall()
