@@ -423,7 +423,12 @@ def _store_release(con, b: BuiltRelease, now) -> str:
         )
     for name, frame in b.tables.items():
         table = TABLES[name]
-        cols = [c.name for c in table.columns if c.name in frame.columns] + ["source_sha256", "source_row"]
+        lacking = [c.name for c in table.columns if c.name not in frame.columns]
+        if lacking:  # a column is never NULL silently: the layout reads it or transform/<dataset>.py fills it
+            raise PublishError(f"{release_id}: the rows of {name} lack column(s) {', '.join(lacking)} of core/tables.py; "
+                              f"read them in the layout, or fill them in transform/{b.dataset}.py and name them in "
+                              f"the layout's `filled_by_transform`")
+        cols = [c.name for c in table.columns] + ["source_sha256", "source_row"]
         arrow = frame.select(cols).to_arrow()
         con.register("incoming", arrow)
         try:

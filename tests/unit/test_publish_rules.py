@@ -61,6 +61,18 @@ def test_a_failing_publish_rolls_back_everything(tmp_path):
     assert snapshot(db) == before
 
 
+def test_rows_lacking_a_column_of_the_table_are_refused_never_stored_as_null(tmp_path):
+    db = tmp_path / "w.duckdb"
+    publish(db, [built("2024B", date(2024, 4, 1), "b")])
+    before = snapshot(db)
+    bad = built("2024C", date(2024, 7, 1), "c")
+    bad.tables["pfs_rvu"] = bad.tables["pfs_rvu"].drop("status_code", "mp_rvu")
+    with pytest.raises(PublishError, match=r"pfs/2024C/r1: the rows of pfs_rvu lack column\(s\) status_code, mp_rvu "
+                                           r"of core/tables.py; .* fill them in transform/pfs.py"):
+        publish(db, [bad])
+    assert snapshot(db) == before
+
+
 def test_a_second_writer_is_refused_with_a_clear_message(tmp_path):
     import subprocess
     import sys
