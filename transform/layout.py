@@ -46,6 +46,7 @@ from pathlib import Path
 import polars as pl
 
 from core.errors import CatalogError, ParseError
+from core.fields import FIELDS
 from transform.grids import EOF_MARKER, FORMATS, file_format, open_workbook, pick_sheet, read_grid, read_lines
 
 LAYOUT_DIR = Path(__file__).parent / "layouts"
@@ -162,6 +163,10 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
             if not isinstance(c.get("published", True), bool):
                 raise CatalogError(f"layout {kind!r} in {path}: column {c.get('name')!r}: `published` is true or "
                                    f"false")
+        for c in spec.get("columns", []):
+            if isinstance(c, dict) and "pad" in c:
+                raise CatalogError(f"layout {kind!r} in {path}: column {c.get('name')!r}: the width zeros are restored "
+                                   f"to is its field's (`pad` in core/fields.py); remove its `pad`")
         filled = spec.get("filled_by_transform", [])
         if not isinstance(filled, list) or not all(isinstance(n, str) for n in filled):
             raise CatalogError(f"layout {kind!r} in {path}: `filled_by_transform` is a list of column names")
@@ -171,7 +176,8 @@ def load_layouts(family: str) -> dict[str, FileLayout]:
                     name=c["name"], header=c["header"] if "after" not in c else c.get("header", ""),
                     type=c["type"],
                     scale=c.get("scale", registry.column(c["name"]).scale if registry.column(c["name"]) else None),
-                    pad=c.get("pad"), since=c.get("since"), fill_down=c.get("fill_down", False),
+                    pad=FIELDS[c["name"]].pad if c["name"] in FIELDS else None, since=c.get("since"),
+                    fill_down=c.get("fill_down", False),
                     strip_chars=c.get("strip_chars", ""),
                     txt=tuple(c["txt"]) if "txt" in c else None,
                     txt_implied_decimals=c.get("txt_implied_decimals", 0),
@@ -241,9 +247,8 @@ def _check_table_columns(path: Path, layout: FileLayout, registry) -> None:
 
 def _key_pattern(path: Path, kind: str, spec: dict, registry, columns) -> str:
     """The pattern every data row's `data_key` matches: the pattern of its field in core/fields.py (or of the field
-    `key_field` names, where the file's key is narrower), with the shorter digits of a column read with `pad`."""
-    from core.fields import FIELDS  # the field registry: the one source of a value's pattern
-
+    `key_field` names, where the file's key is narrower), with the shorter digits of a column whose field has a
+    `pad`."""
     where = f"layout {kind!r} in {path}"
     if "key_pattern" in spec:
         raise CatalogError(f"{where}: the key pattern comes from the field of `data_key` in core/fields.py; remove "

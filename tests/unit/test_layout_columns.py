@@ -112,3 +112,17 @@ def test_the_columns_the_shipped_transforms_fill_are_declared():
     assert unpublished == {("pfs", "anes", "locality_name"), ("mue", "mue", "adjudication_indicator"),
                            ("aoc", "aoc", "edit_effective"), ("aoc", "aoc", "edit_deletion"),
                            ("aoc", "aoc", "addon_deletion"), ("aoc", "aoc", "primary_deletion")}
+
+
+def test_a_column_takes_the_width_of_its_field_and_a_layout_cannot_state_its_own(load):
+    refused(load, HEAD + HCPCS + DESCRIPTOR + "pad = 3\n",
+            "column 'short_descriptor': the width zeros are restored to is its field's (`pad` in core/fields.py); "
+            "remove its `pad`")
+
+
+def test_the_shipped_layouts_restore_the_zeros_their_fields_say():
+    from core.fields import FIELDS
+
+    pfs = layout_engine.load_layouts("pfs")
+    assert {(c.name, c.pad) for lay in pfs.values() for c in lay.columns if c.name in ("mac", "locality")} == {
+        ("mac", FIELDS["mac"].pad), ("locality", FIELDS["locality"].pad)} == {("mac", 5), ("locality", 2)}
