@@ -38,9 +38,12 @@ def row_count(ctx: SuiteContext, low: int, high: int, drift: float = 0.10) -> li
     return checks
 
 
-def key_checks(table: str, column_set: bool = True, derived: tuple[str, ...] = ()) -> list:
+def key_checks(table: str, column_set: bool = True, derived: tuple[str, ...] = (),
+               warned: tuple[str, ...] = ()) -> list:
     """From the table registry (core.tables), not from the frame: the published column set (plus the `derived`
-    columns the suite adds before validating), and the natural key non-null and unique."""
+    columns the suite adds before validating), the natural key non-null and unique, and the value checks of every
+    column whose field (core/fields.py) has a pattern or values (field_checks), except the `warned` columns, whose
+    checks the suite gives as warnings."""
     from core.tables import TABLES
 
     key = list(TABLES[table].key)
@@ -49,6 +52,8 @@ def key_checks(table: str, column_set: bool = True, derived: tuple[str, ...] = (
     checks += [E.ExpectColumnValuesToNotBeNull(column=k) for k in key]
     checks.append(E.ExpectCompoundColumnsToBeUnique(column_list=key) if len(key) > 1
                   else E.ExpectColumnValuesToBeUnique(column=key[0]))
+    checks += field_checks(table, *[c.name for c in TABLES[table].columns if c.name not in warned and (
+        c.spec.pattern is not None or c.spec.values is not None)])
     return checks
 
 
@@ -75,4 +80,4 @@ def non_negative(columns: list[str], high: float) -> list:
 
 def locality_grain(table: str, ctx: SuiteContext) -> list:
     """Tables with one row per MAC x locality (about 109 localities): key, row count and code formats."""
-    return [*key_checks(table), *row_count(ctx, 100, 120), *field_checks(table, "mac", "locality")]
+    return [*key_checks(table), *row_count(ctx, 100, 120)]

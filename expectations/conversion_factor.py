@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from expectations.common import E, SuiteContext, field_checks, key_checks
+from expectations.common import E, SuiteContext, key_checks
 from core.effective import in_effect_expr
 from core.tables import TABLES
 
@@ -33,7 +33,6 @@ def with_curated(frame: pl.DataFrame, effective_from: date) -> pl.DataFrame:
 
 def suite(frame, ctx: SuiteContext):
     checks = [
-        *field_checks("conversion_factor", "kind", "variant"),
         *key_checks("conversion_factor", column_set=False),
         E.ExpectColumnValuesToNotBeNull(column="conversion_factor"),
         E.ExpectColumnPairValuesToBeEqual(column_A="conversion_factor", column_B="curated_conversion_factor",

@@ -1,13 +1,12 @@
 """Expectation suite for opps_addendum_a (one row per APC)."""
 
-from expectations.common import E, SuiteContext, field_checks, key_checks, non_negative, row_count
+from expectations.common import E, SuiteContext, key_checks, non_negative, row_count
 
 
 def suite(frame, ctx: SuiteContext):
     checks = key_checks("opps_addendum_a")
     checks += row_count(ctx, 1, 5_000)
     checks += [
-        *field_checks("opps_addendum_a", "apc"),
         E.ExpectColumnValuesToNotBeNull(column="group_title"),
         E.ExpectColumnValuesToBeInSet(column="status_indicator", value_set=ctx.defined("opps_si")),
         *non_negative(["relative_weight", "payment_rate", "national_unadjusted_copayment",

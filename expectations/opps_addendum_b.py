@@ -11,7 +11,7 @@ from datetime import date
 import polars as pl
 
 from expectations import rates
-from expectations.common import E, SuiteContext, field_checks, key_checks, non_negative, row_count
+from expectations.common import E, SuiteContext, key_checks, non_negative, row_count
 
 # Status indicators paid through an APC: a row with one of these must name its APC (Addendum D1). Not P: partial
 # hospitalization codes (G0129, G0410, ...) are paid a per diem whose APC depends on the provider type, so CMS
@@ -31,12 +31,10 @@ def suite(frame, ctx: SuiteContext):
     checks = key_checks("opps_addendum_b", derived=DERIVED)
     checks += row_count(ctx, 1, 40_000)
     checks += [
-        *field_checks("opps_addendum_b", "hcpcs"),
         E.ExpectColumnValuesToNotBeNull(column="status_indicator"),
         E.ExpectColumnValuesToBeInSet(column="status_indicator", value_set=ctx.defined("opps_si")),
         E.ExpectColumnValuesToNotBeNull(column="apc", row_condition=f"status_indicator.isin({SI_WITH_APC!r})",
                                         condition_parser="pandas"),
-        *field_checks("opps_addendum_b", "apc"),
         *non_negative(["relative_weight", "payment_rate", "national_unadjusted_copayment",
                        "minimum_unadjusted_copayment"], 10_000_000),
         E.ExpectColumnValuesToBeNull(column="rate_problem", meta={

@@ -1,12 +1,11 @@
 """Expectation suite for pfs_gpci (Addendum E)."""
 
-from expectations.common import E, SuiteContext, field_checks, locality_grain
+from expectations.common import E, SuiteContext, locality_grain
 
 
 def suite(frame, ctx: SuiteContext):
     checks = locality_grain("pfs_gpci", ctx)
     checks += [
-        *field_checks("pfs_gpci", "state"),
         E.ExpectColumnValuesToNotBeNull(column="locality_name"),
         # Real GPCIs: work 1.0..1.5 (Alaska floor), PE about 0.8..1.5, MP 0.2..2.8 (2022 has 2.702);
         # outside 0.1..5 is a parse error, not a real index

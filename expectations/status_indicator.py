@@ -1,12 +1,11 @@
 """Expectation suite for status_indicator (indicator definitions of a release)."""
 
-from expectations.common import E, SuiteContext, field_checks, key_checks
+from expectations.common import E, SuiteContext, key_checks
 
 
 def suite(frame, ctx: SuiteContext):
     checks = key_checks("status_indicator")
     checks += [
-        *field_checks("status_indicator", "setting", "code"),
         E.ExpectColumnValuesToNotBeNull(column="definition"),
         E.ExpectTableRowCountToBeBetween(min_value=2, max_value=200),
     ]

@@ -57,6 +57,26 @@ def test_every_published_table_has_a_suite():
     assert set(SUITES) == set(TABLES)
 
 
+def test_every_column_whose_field_has_a_pattern_or_values_is_checked_by_it():
+    """A suite's value checks come from the fields (core/fields.py) of its table's columns, all of them, not from a
+    list in the suite: a field given a pattern is checked in every table that has it."""
+    from expectations.common import key_checks
+    from expectations.pfs_rvu import WARNED
+
+    for name, table in TABLES.items():
+        warned = WARNED if name == "pfs_rvu" else ()
+        checked = {(type(c).__name__, c.column) for c in key_checks(name, warned=warned)
+                   if type(c).__name__ in ("ExpectColumnValuesToMatchRegex", "ExpectColumnValuesToBeInSet")}
+        assert checked, name
+        wanted = {("ExpectColumnValuesToMatchRegex", c.name) for c in table.columns
+                  if c.spec.pattern is not None and c.name not in warned}
+        wanted |= {("ExpectColumnValuesToBeInSet", c.name) for c in table.columns
+                   if c.spec.values is not None and c.name not in warned}
+        assert checked == wanted, name
+    assert ("ExpectColumnValuesToMatchRegex", "payment_indicator") in {
+        (type(c).__name__, getattr(c, "column", None)) for c in key_checks("asc_addendum_aa")}
+
+
 # --------------------------------------------------------------------------- consistency within and across tables
 def rvu_frame(n=16_000, **override):
     base = {"hcpcs": [f"{10000 + i:05d}" for i in range(n)], "modifier": [""] * n, "status_code": ["A"] * n,
