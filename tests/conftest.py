@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MIRROR, WholeBuild, cmsref_home
+from tests.helpers import MIRROR, WholeBuild, built_once, cmsref_home
 
 # Prefect reads its settings when first imported: tests use an ephemeral server whose state lives inside the
 # project's data folder (gitignored) and a result store of this test session only, so cached transforms from
@@ -130,15 +130,17 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(scope="session")
 def mirror_db(tmp_path_factory):
     """The whole mirror built once, as `cmsref build --mirror ../shared/cms-mirror` does (without Prefect): read-only
-    for the tests that use it (copy it before publishing into it)."""
+    for the tests that use it (copy it before publishing into it). Under xdist the workers share one build."""
     from cmsref import pipeline
     from core import settings
 
-    home = tmp_path_factory.mktemp("mirror-build") / "data"
-    with cmsref_home(home):
-        result = pipeline.build(None, mirror=MIRROR)
-        assert result.data_version == "2026.2", result.message
-        return settings.db_path()
+    def build(folder):
+        with cmsref_home(folder / "data"):
+            result = pipeline.build(None, mirror=MIRROR)
+            assert result.data_version == "2026.2", result.message
+            return str(settings.db_path())
+
+    return Path(built_once(tmp_path_factory, "mirror-build", build))
 
 
 @pytest.fixture(scope="module")
@@ -156,29 +158,38 @@ def mirror_home(mirror_db, tmp_path_factory):
 @pytest.fixture(scope="session")
 def pfs_2024b(tmp_path_factory) -> WholeBuild:
     """PFS 2024B (the real RVU24B) built once per session into an empty warehouse, as `cmsref build --no-prefect
-    --period 2024B` does: data version 2024.2. Read-only for the tests that use it: copy it before publishing."""
+    --period 2024B` does: data version 2024.2. Read-only for the tests that use it: copy it before publishing. Under
+    xdist the workers share one build."""
     from cmsref import pipeline
     from core import settings
 
-    with cmsref_home(tmp_path_factory.mktemp("pfs-2024b") / "data"):
-        result = pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
-        assert result.data_version, result.message
-        return WholeBuild(settings.db_path(), (result.data_version,))
+    def build(folder):
+        with cmsref_home(folder / "data"):
+            result = pipeline.build(["pfs"], ["2024B"], mirror=MIRROR)
+            assert result.data_version, result.message
+            return [str(settings.db_path()), [result.data_version]]
+
+    db, versions = built_once(tmp_path_factory, "pfs-2024b", build)
+    return WholeBuild(Path(db), tuple(versions))
 
 
 @pytest.fixture(scope="session")
 def pfs_2024b_2025d(pfs_2024b, tmp_path_factory) -> WholeBuild:
     """PFS 2025D (the real RVU25D) published onto a copy of pfs_2024b, once per session: data versions 2024.2 and
-    2025.4. Read-only for the tests that use it: copy it before publishing."""
+    2025.4. Read-only for the tests that use it: copy it before publishing. Under xdist the workers share one build."""
     import shutil
 
     from cmsref import pipeline
     from core import settings
 
-    home = tmp_path_factory.mktemp("pfs-2024b-2025d") / "data"
-    home.mkdir()
-    shutil.copyfile(pfs_2024b.db, home / "cmsref.duckdb")
-    with cmsref_home(home):
-        result = pipeline.build(["pfs"], ["2025D"], mirror=MIRROR)
-        assert result.data_version, result.message
-        return WholeBuild(settings.db_path(), pfs_2024b.data_versions + (result.data_version,))
+    def build(folder):
+        home = folder / "data"
+        home.mkdir()
+        shutil.copyfile(pfs_2024b.db, home / "cmsref.duckdb")
+        with cmsref_home(home):
+            result = pipeline.build(["pfs"], ["2025D"], mirror=MIRROR)
+            assert result.data_version, result.message
+            return [str(settings.db_path()), [*pfs_2024b.data_versions, result.data_version]]
+
+    db, versions = built_once(tmp_path_factory, "pfs-2024b-2025d", build)
+    return WholeBuild(Path(db), tuple(versions))

@@ -49,6 +49,28 @@ def cmsref_home(path: Path):
         mp.undo()
 
 
+def built_once(tmp_path_factory, name: str, build):
+    """`build(folder)` run once per test run, and its result (JSON: a path is passed as str). Without pytest-xdist in
+    a new folder of this session; under xdist in a folder that every worker of the run shares: the first worker that
+    asks builds while the others wait on a lock, then each reads what it built. For the session fixtures that build
+    warehouses read-only for their tests (tests/conftest.py): one build per run, not one per worker."""
+    import fcntl
+    import json
+    import shutil
+
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not tmp_path_factory.getbasetemp().name.startswith("popen-"):
+        return build(tmp_path_factory.mktemp(name))
+    root = tmp_path_factory.getbasetemp().parent  # this run's folder: xdist gives each worker a folder popen-gwN in it
+    folder, done = root / name, root / f"{name}.json"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when closed, or when its worker dies
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a worker whose build failed left
+            folder.mkdir()
+            done.write_text(json.dumps(build(folder)))
+        return json.loads(done.read_text())
+
+
 def parse_addendum_b(path: Path, year: int):
     """An OPPS Addendum B file parsed with the real layout (transform/layouts/opps.toml), as a polars frame."""
     from transform.layout import load_layouts, parse_file

@@ -1,8 +1,8 @@
 """Fixtures of the fault suite: one baseline warehouse per session, a fresh copy per test, a cms.gov stand-in.
 
-The baseline holds a release of every dataset, built once: the real PFS RVU24B (a copy of the whole suite's
-pfs_2024b), MUE 2026 Q2 and ASC 2020-01 from ../shared/cms-mirror, plus OPPS 2025-01 and AOC 2026 Q2 generated in
-code (no real file of those is mirrored).
+The baseline holds a release of every dataset, built once (under pytest-xdist, once for all workers): the real PFS
+RVU24B (a copy of the whole suite's pfs_2024b), MUE 2026 Q2 and ASC 2020-01 from ../shared/cms-mirror, plus OPPS
+2025-01 and AOC 2026 Q2 generated in code (no real file of those is mirrored).
 Every test gets its own copy of it in tmp_path (CMSREF_HOME), and its own stand-in server serving the mirror's
 zips under their cms.gov paths (CMSREF_CMS_BASE_URL).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import home_with_copy, MIRROR, snapshot
+from tests.helpers import built_once, home_with_copy, MIRROR, snapshot
 from tests.fault import cms_standin
 
 
@@ -36,27 +36,31 @@ def baseline(request, tmp_path_factory) -> Baseline:
     if not MIRROR.is_dir():
         pytest.skip(f"real CMS files not found at {MIRROR}")
     pfs_2024b = request.getfixturevalue("pfs_2024b")  # PFS 2024B: the whole suite's session build, copied below
-    root = tmp_path_factory.mktemp("fault-baseline")
-    generated = root / "generated-mirror"
-    (generated / "opps_addendum_b/2025-01").mkdir(parents=True)
-    (generated / "opps_addendum_b/2025-01/january_2025_addendum_b.csv").write_bytes(csv_bytes(opps_grid()))
-    (generated / "aoc/2026Q2").mkdir(parents=True)
-    (generated / "aoc/2026Q2/AOC_V2026Q2.csv").write_bytes(csv_bytes(aoc_grid(AOC_ROWS)))
-    mp = pytest.MonkeyPatch()
-    mp.setenv("CMSREF_HOME", str(root / "data"))
-    for var in ("CMSREF_DB", "CMSREF_MIRROR", "CMSREF_CMS_BASE_URL"):
-        mp.delenv(var, raising=False)
-    try:
-        db = root / "data" / "cmsref.duckdb"
-        db.parent.mkdir()
-        shutil.copyfile(pfs_2024b.db, db)
-        for datasets, periods, mirror in ((["mue"], ["2026Q2"], MIRROR),
-                                          (["asc"], ["2020-01"], MIRROR), (["opps"], ["2025-01"], generated),
-                                          (["aoc"], ["2026Q2"], generated)):
-            result = pipeline.build(datasets, periods, mirror=mirror, db=db)
-            assert result.data_version, result.message
-    finally:
-        mp.undo()
+
+    def build(root):
+        generated = root / "generated-mirror"
+        (generated / "opps_addendum_b/2025-01").mkdir(parents=True)
+        (generated / "opps_addendum_b/2025-01/january_2025_addendum_b.csv").write_bytes(csv_bytes(opps_grid()))
+        (generated / "aoc/2026Q2").mkdir(parents=True)
+        (generated / "aoc/2026Q2/AOC_V2026Q2.csv").write_bytes(csv_bytes(aoc_grid(AOC_ROWS)))
+        mp = pytest.MonkeyPatch()
+        mp.setenv("CMSREF_HOME", str(root / "data"))
+        for var in ("CMSREF_DB", "CMSREF_MIRROR", "CMSREF_CMS_BASE_URL"):
+            mp.delenv(var, raising=False)
+        try:
+            db = root / "data" / "cmsref.duckdb"
+            db.parent.mkdir()
+            shutil.copyfile(pfs_2024b.db, db)
+            for datasets, periods, mirror in ((["mue"], ["2026Q2"], MIRROR),
+                                              (["asc"], ["2020-01"], MIRROR), (["opps"], ["2025-01"], generated),
+                                              (["aoc"], ["2026Q2"], generated)):
+                result = pipeline.build(datasets, periods, mirror=mirror, db=db)
+                assert result.data_version, result.message
+        finally:
+            mp.undo()
+        return str(db)
+
+    db = Path(built_once(tmp_path_factory, "fault-baseline", build))  # under xdist: one build the workers share
     from tests.fault.helpers import versions
 
     return Baseline(db=db, before=snapshot(db), versions=versions(db))
