@@ -12,7 +12,7 @@ from pathlib import Path
 from core import __version__, settings
 from core.errors import CmsrefError, NoDataError
 from extract.catalog import datasets as catalog_datasets, load_dataset
-from warehouse.outputs import atomic_file, refuse_owned
+from warehouse.outputs import atomic_file, refuse_owned_by
 
 EPILOG = """environment:
   CMSREF_DB      warehouse file (default: $CMSREF_HOME/cmsref.duckdb)
@@ -256,8 +256,7 @@ def _export(args) -> int:
     from warehouse.export import export_version
 
     db = args.settings.db
-    to = refuse_owned(args.to, db, option="--to", folder=True, home=args.settings.home,
-                      mirror=args.settings.mirror)
+    to = refuse_owned_by(args.settings, args.to, option="--to", folder=True)
     manifest = export_version(db, args.version, to, args.format, args.without_cpt_descriptors)
     print(f"exported to {manifest.parent} (manifest: {manifest})")
     return 0
@@ -355,7 +354,7 @@ def _vendor_reconcile(args) -> int:
     from expectations.reconcile_report import render_report
 
     pdf = Path(args.pdf)
-    report = _refuse_owned(args, args.report, "--report") if args.report else None
+    report = refuse_owned_by(args.settings, args.report, option="--report") if args.report else None
     extract = extract_guide(pdf, year=args.year)
     con = _open(args)
     try:
@@ -430,12 +429,7 @@ def _print_sql(args, sql: str, params=None, check: bool = True) -> int:
 def _output(args) -> Path | None:
     """The --output file, checked: never the warehouse, a file beside it, the data folder or the mirror."""
     output = getattr(args, "output", None)
-    return _refuse_owned(args, output, "--output") if output else None
-
-
-def _refuse_owned(args, target, option: str) -> Path:
-    cfg = args.settings
-    return refuse_owned(target, cfg.db, option=option, home=cfg.home, mirror=cfg.mirror)
+    return refuse_owned_by(args.settings, output, option="--output") if output else None
 
 
 @contextmanager

@@ -37,10 +37,10 @@ def add_parser(sub) -> None:
 
 def command(args) -> int:
     from warehouse.claim_files import Reference, find_inputs, parse_map, run
-    from warehouse.outputs import refuse_owned
+    from warehouse.outputs import refuse_owned_by
 
     s = args.settings
-    output = refuse_owned(args.output, s.db, option="--output", home=s.home, mirror=s.mirror)
+    output = refuse_owned_by(s, args.output, option="--output")
     mapping = parse_map(args.map)
     for f in find_inputs(args.inputs):  # the output would be written over a file still being read
         if f.resolve() == output.resolve():

@@ -30,7 +30,7 @@ from core import __version__
 from core.errors import CmsrefError
 from extract.download import sha256_file
 from warehouse.api import open_version
-from warehouse.manifest import definitions
+from warehouse.manifest import changed_definitions, definitions
 from warehouse.outputs import refuse_owned
 from core.sql import literal
 from core.tables import TABLES
@@ -204,8 +204,4 @@ def verify(snapshot: Path) -> list[str]:
 
 def _changed_definitions(manifest: dict, now: dict[str, str]) -> list[str]:
     """The snapshot's views and macros (the SQL a DuckDB client runs, or views.sql) against the manifest's."""
-    recorded = manifest.get("definitions")
-    if recorded is None:  # exported by a cmsref that did not record them
-        return []
-    return [f"{name} was {'added' if name not in recorded else 'removed' if name not in now else 'changed'} since "
-            f"the export" for name in sorted(set(recorded) | set(now)) if recorded.get(name) != now.get(name)]
+    return [f"{name} was {what} since the export" for name, what in changed_definitions(manifest.get("definitions"), now)]

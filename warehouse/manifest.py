@@ -184,20 +184,23 @@ def verify_version(con, version: str) -> list[Problem]:
     return problems
 
 
+def changed_definitions(recorded: dict | None, now: dict[str, str]) -> list[tuple[str, str]]:
+    """The views and macros (name: SHA-256 of their SQL) that differ from those recorded, as (name, 'added' |
+    'removed' | 'changed'); none where nothing was recorded (written by a cmsref that did not record them). Used for
+    a warehouse against its newest publish and for an export against its manifest."""
+    if recorded is None:
+        return []
+    return [(name, "added" if name not in recorded else "removed" if name not in now else "changed")
+            for name in sorted(set(recorded) | set(now)) if recorded.get(name) != now.get(name)]
+
+
 def _changed_definitions(con) -> list[Problem]:
     """The stored views and macros against those the newest publish wrote (it rewrote all of them)."""
     row = con.execute("SELECT manifest FROM meta.data_versions ORDER BY seq DESC LIMIT 1").fetchone()
     recorded = json.loads(row[0]).get("definitions") if row else None
-    if recorded is None:  # published by a cmsref that did not record them
-        return []
-    now = definitions(con)
-    problems = []
-    for name in sorted(set(recorded) | set(now)):
-        if recorded.get(name) != now.get(name):
-            what = "added" if name not in recorded else "removed" if name not in now else "changed"
-            problems.append(Problem(name.split(".", 1)[-1], f"{name} was {what} since the last publish (the SQL a "
-                                                             f"DuckDB client runs is not cmsref's)"))
-    return problems
+    return [Problem(name.split(".", 1)[-1], f"{name} was {what} since the last publish (the SQL a DuckDB client runs "
+                                            f"is not cmsref's)")
+            for name, what in changed_definitions(recorded, definitions(con))]
 
 
 def coverage(con, version: str) -> tuple[list[str], list[str]]:

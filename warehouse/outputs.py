@@ -51,6 +51,12 @@ def owned(db: Path, home: Path | None = None, mirror: Path | None = None
     return files, folders
 
 
+def refuse_owned_by(settings, target: str | os.PathLike, *, option: str, folder: bool = False) -> Path:
+    """refuse_owned for what the resolved `settings` (core.settings.Settings) say cmsref owns: their warehouse, data
+    folder and mirror. What the CLI's output options call."""
+    return refuse_owned(target, settings.db, option=option, home=settings.home, mirror=settings.mirror, folder=folder)
+
+
 def refuse_owned(target: str | os.PathLike, db: Path, *, option: str, home: Path | None = None,
                  mirror: Path | None = None, folder: bool = False) -> Path:
     """The absolute target of an output option (a file, or with folder=True a folder to write files into), or
