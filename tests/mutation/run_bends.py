@@ -38,7 +38,9 @@ def pytest(copy: Path, tests: list[str]) -> subprocess.CompletedProcess:
     # the real CMS files stay where they are (never copied); CI=1 makes their absence an error, not a skip
     env = {**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", "CI": "1",
            "CMSREF_SHARED": os.environ.get("CMSREF_SHARED", str(ROOT.parent / "shared"))}
-    return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+    # -n 0: one process, as pyproject's addopts otherwise start xdist workers, and under xdist -x ends a run that
+    # failed with exit status 2 (interrupted), which would count a killed bend as an error
+    return subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-n", "0", *tests],
                           cwd=copy, env=env, capture_output=True, text=True)
 
 
