@@ -29,12 +29,20 @@ def spark():
     session.stop()
 
 
-def test_spark_gives_the_answers_of_cmsref_lines(mirror_db, spark, tmp_path):
-    from cmsref.spark import check_lines
-    from warehouse.claim_files import Reference, run
+@pytest.fixture(scope="module")
+def export(mirror_db, tmp_path_factory):
+    """The whole mirror's version 2026.2 exported as Parquet once for the module (a test that alters it copies it)."""
     from warehouse.export import export_version
 
-    export_version(mirror_db, "2026.2", tmp_path / "export")
+    folder = tmp_path_factory.mktemp("spark") / "export"
+    export_version(mirror_db, "2026.2", folder)
+    return folder
+
+
+def test_spark_gives_the_answers_of_cmsref_lines(mirror_db, export, spark, tmp_path):
+    from cmsref.spark import check_lines
+    from warehouse.claim_files import Reference, run
+
     write_lines(reference_rows(mirror_db), 100_000, tmp_path / "lines.parquet")
     ref = Reference.from_version(mirror_db)
     try:
@@ -42,7 +50,7 @@ def test_spark_gives_the_answers_of_cmsref_lines(mirror_db, spark, tmp_path):
     finally:
         ref.close()
     lines = spark.read.parquet(str(tmp_path / "lines.parquet"))
-    check_lines(lines, tmp_path / "export", partitions=4).write.parquet(str(tmp_path / "spark"))
+    check_lines(lines, export, partitions=4).write.parquet(str(tmp_path / "spark"))
     cols = ", ".join(["line_id", "npi", *RESULTS]).replace("units_compared", "CAST(units_compared AS BIGINT)")
     cli = duckdb.sql(f"SELECT {cols} FROM '{tmp_path / 'cli.parquet'}' ORDER BY line_id").fetchall()
     on_spark = duckdb.sql(f"SELECT {cols} FROM '{tmp_path / 'spark'}/*.parquet' ORDER BY line_id").fetchall()
@@ -50,11 +58,12 @@ def test_spark_gives_the_answers_of_cmsref_lines(mirror_db, spark, tmp_path):
     assert sum(r[RESULTS.index("pfs_status") + 2] == "priced" for r in cli) > 50_000
 
 
-def test_an_export_that_differs_from_its_manifest_fails_the_task(mirror_db, spark, tmp_path):
-    from cmsref.spark import _REFERENCES, check_lines
-    from warehouse.export import export_version
+def test_an_export_that_differs_from_its_manifest_fails_the_task(export, spark, tmp_path):
+    import shutil
 
-    export_version(mirror_db, "2026.2", tmp_path / "export")
+    from cmsref.spark import _REFERENCES, check_lines
+
+    shutil.copytree(export, tmp_path / "export")
     con = duckdb.connect()
     mue = tmp_path / "export" / "mue.parquet"
     con.execute(f"COPY (SELECT * REPLACE (mue_value + 1 AS mue_value) FROM '{mue}') TO '{tmp_path / 'm.parquet'}'")
