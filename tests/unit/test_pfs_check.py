@@ -67,13 +67,20 @@ def test_every_line_is_priced_by_the_pfs_payment_row_in_effect_on_its_date():
                     [(c, m, s, mac, loc, d, qp) for c, m, s, (mac, loc), d, qp in lines])
     got = con.execute("SELECT pfs_amount, pfs_period, pfs_cf_variant, pfs_status FROM pfs_check('lines') "
                       "ORDER BY line_no").fetchall()
+    # each line's rows of the pfs_payment view in effect on its date (one query; a line numbered by its position)
+    payment_rows: dict[int, list] = {}
+    for n, *row in con.execute(
+            "SELECT l.n, p.amount, p.period, p.cf_variant, p.status_code FROM "
+            "(SELECT row_number() OVER () AS n, * FROM lines) l JOIN pfs_payment p ON p.hcpcs = l.hcpcs "
+            "AND p.modifier = l.modifier AND p.setting = l.setting AND p.mac IS NOT DISTINCT FROM l.mac "
+            "AND p.locality IS NOT DISTINCT FROM l.locality "
+            "AND p.cf_variant IN ('all', CASE WHEN l.qp THEN 'qp' ELSE 'non_qp' END) "
+            "AND in_effect(l.date_of_service, p.effective_from, p.effective_to)").fetchall():
+        payment_rows.setdefault(n, []).append(tuple(row))
     priced = 0
-    for (code, modifier, setting, (mac, loc), day, qp), (amount, period, variant, status) in zip(lines, got):
-        want = con.execute(
-            "SELECT amount, period, cf_variant, status_code FROM pfs_payment_on(?) WHERE hcpcs = ? AND modifier = ? "
-            "AND setting = ? AND mac IS NOT DISTINCT FROM ? AND locality IS NOT DISTINCT FROM ? "
-            "AND cf_variant IN ('all', ?)", [day, code, modifier, setting, mac, loc, "qp" if qp else "non_qp"]
-        ).fetchall()
+    for n, ((code, modifier, setting, (mac, loc), day, qp), (amount, period, variant, status)) in enumerate(
+            zip(lines, got), start=1):
+        want = payment_rows.get(n, [])
         assert len(want) <= 1
         case = (code, modifier, setting, mac, loc, day, qp)
         if (mac is None) != (loc is None):  # never priced, neither nationally nor in a locality of the MAC
