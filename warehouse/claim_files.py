@@ -13,8 +13,8 @@ A file's lines are read in SQL, never row by row in Python: each field of a line
 taken from its column (or `--map`ped from another name), normalised as core/fields.py says (upper case, leading zeros)
 and checked; a bad value is that line's status (`invalid: ...`) and the line is left out of the rules, never dropped.
 Every other column of the file is passed through unchanged. Lines are staged on disk in a DuckDB file of the work
-folder, bucketed by a hash of their claim, and judged a chunk of whole claims at a time (at most chunk_lines_for(memory limit) lines
-unless one claim is larger), so memory is bounded by DuckDB's memory limit whatever the input size, and the lines of
+folder, bucketed by a hash of their claim, and judged a chunk of whole claims at a time (at most
+chunk_lines_for(memory limit) lines unless one claim is larger), so memory is bounded by DuckDB's memory limit whatever the input size, and the lines of
 one claim are judged together whatever order and file they come in.
 """
 
@@ -36,7 +36,7 @@ from core.errors import CmsrefError
 from core.fields import FIELDS, HCPCS
 from core.sql import literal
 from warehouse.claim_rules import (HELPER_MACROS, LINE_FIELDS, LINE_RESULT, MAX_UNITS, SETTINGS,
-                                   create_helper_macros, line_results_sql, one_of)
+                                   create_helper_macros, create_scalar_macros, line_results_sql, one_of)
 
 log = logging.getLogger("cmsref.lines")
 SERVICE_TYPES = FIELDS["service_type"].values
@@ -147,6 +147,7 @@ def load_reference(work: duckdb.DuckDBPyConnection, ref: Reference) -> None:
             _do(work, f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM ref_rows")
         finally:
             work.unregister("ref_rows")
+    create_scalar_macros(work, temp=True)
     create_helper_macros(work, temp=True, names=RULES)
 
 

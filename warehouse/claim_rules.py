@@ -94,6 +94,8 @@ ADDON_EDIT_APPLIES = (
     "AND (edit_deletion_date IS NULL OR CAST(dos AS DATE) <= edit_deletion_date) "
     "AND (addon_deletion_date IS NULL OR CAST(dos AS DATE) <= addon_deletion_date) "
     "AND (primary_deletion_date IS NULL OR CAST(dos AS DATE) <= primary_deletion_date)")
+# A line without a locality (and pfs_payment's national row) is priced with GPCIs of 1: the national amount
+NATIONAL_GPCI = f"1.000::{FIELDS['work_gpci'].type}"
 # A line (and a pfs_payment row) of a setting is priced with that setting's PE RVU
 SETTING_PE_RVU = ("setting_pe_rvu(setting, facility_pe_rvu, non_facility_pe_rvu) AS "
                   "CASE setting WHEN 'facility' THEN facility_pe_rvu ELSE non_facility_pe_rvu END")
@@ -176,10 +178,10 @@ priced AS (  -- the RVU row of the line's code in the release in effect that day
          dr.release_id AS day_release, r.code AS rvu_code, r.period, r.status_code, c.variant,
          CASE WHEN l.zip_problem IS NULL AND c.release_id IS NOT NULL
                    AND ((l.mac IS NULL AND l.locality IS NULL) OR g.mac IS NOT NULL)  -- national: all GPCIs 1
-              THEN pfs_amount(r.work_rvu, coalesce(g.work_gpci, 1.000::DECIMAL(6,3)),
+              THEN pfs_amount(r.work_rvu, coalesce(g.work_gpci, {NATIONAL_GPCI}),
                               setting_pe_rvu(l.setting, r.facility_pe_rvu, r.non_facility_pe_rvu),
-                              coalesce(g.pe_gpci, 1.000::DECIMAL(6,3)), r.mp_rvu,
-                              coalesce(g.mp_gpci, 1.000::DECIMAL(6,3)), c.conversion_factor) END AS amount
+                              coalesce(g.pe_gpci, {NATIONAL_GPCI}), r.mp_rvu,
+                              coalesce(g.mp_gpci, {NATIONAL_GPCI}), c.conversion_factor) END AS amount
   FROM l LEFT JOIN day_rvu dr ON dr.dos = CAST(l.date_of_service AS DATE)
   LEFT JOIN rvu r ON r.release_id = dr.release_id AND r.code = l.hcpcs AND r.modifier = l.modifier
   LEFT JOIN cf c ON c.release_id = r.release_id AND c.qp = l.qp
@@ -315,9 +317,8 @@ JOIN ({rule_over('addon_check', lines)}) a ON a.line_no = l.line_no AND {same('a
 
 
 def create_helper_macros(con: duckdb.DuckDBPyConnection, temp: bool = False, names=None) -> None:
-    """Create the rules (all, or those named) as macros of the warehouse, or as TEMP macros of one connection, after
-    the scalar rules they use (SCALAR_MACROS)."""
-    create_scalar_macros(con, temp)
+    """Create the rules (all, or those named) as macros of the warehouse, or as TEMP macros of one connection (the
+    scalar rules they use, create_scalar_macros, are created before the views, which use them too)."""
     for name, (params, _) in HELPER_MACROS.items():
         if names is not None and name not in names:
             continue
@@ -326,6 +327,7 @@ def create_helper_macros(con: duckdb.DuckDBPyConnection, temp: bool = False, nam
 
 
 def create_scalar_macros(con: duckdb.DuckDBPyConnection, temp: bool = False) -> None:
-    """in_effect, windows_overlap, pfs_amount and addon_edit_applies, in the warehouse or as TEMP macros."""
+    """SCALAR_MACROS (in_effect, windows_overlap, pfs_amount, setting_pe_rvu, addon_edit_applies), in the warehouse
+    or as TEMP macros."""
     for macro in SCALAR_MACROS:
         con.execute(f"CREATE OR REPLACE {'TEMP MACRO ' if temp else 'MACRO main.'}{macro}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from core import effective
-from warehouse.claim_rules import SCALAR_MACROS, create_helper_macros, create_scalar_macros
+from warehouse.claim_rules import NATIONAL_GPCI, SCALAR_MACROS, create_helper_macros, create_scalar_macros
 from core.sql import literal
 from core.tables import CATALOG_COLUMN_DOCS, CATALOG_DOCS, LINEAGE, TABLES, WINDOW, Table
 
@@ -46,8 +46,8 @@ gpci AS ({gpci}),
 located AS (
   -- national rows: all GPCIs 1
   SELECT r.*, r.effective_from AS eff_from, r.effective_to AS eff_to, NULL::VARCHAR AS mac,
-         NULL::VARCHAR AS locality, 'NATIONAL' AS locality_name, true AS is_national, 1.000::DECIMAL(6,3) AS work_gpci,
-         1.000::DECIMAL(6,3) AS pe_gpci, 1.000::DECIMAL(6,3) AS mp_gpci, NULL::VARCHAR AS gpci_release_id,
+         NULL::VARCHAR AS locality, 'NATIONAL' AS locality_name, true AS is_national, {NATIONAL_GPCI} AS work_gpci,
+         {NATIONAL_GPCI} AS pe_gpci, {NATIONAL_GPCI} AS mp_gpci, NULL::VARCHAR AS gpci_release_id,
          NULL::VARCHAR AS gpci_source_sha256, NULL::BIGINT AS gpci_source_row
   FROM rvu r
   UNION ALL
