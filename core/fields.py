@@ -20,6 +20,8 @@ def decimal_parts(type_name: str) -> tuple[int, int] | None:
     """(precision, scale) of a DuckDB DECIMAL type name, else None."""
     m = DECIMAL.fullmatch(type_name)
     return (int(m.group(1)), int(m.group(2))) if m else None
+
+
 ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 
 

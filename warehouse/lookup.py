@@ -129,11 +129,11 @@ def place_zip(con, zip_code: str, day: date | str) -> ZipPlace:
         f"NULL::VARCHAR AS mac, NULL::VARCHAR AS locality), "
         f"zip_windows AS (SELECT DISTINCT effective_from, effective_to FROM zip_locality), "
         f"l AS ({PLACED_LINES}) SELECT mac, locality, zip_problem FROM l", [zip_code, day]).fetchall()
-    rows = dict_rows(con, "SELECT z.zip5, z.mac, z.locality, g.locality_name, z.needs_plus_four, z.period, "
-                          "z.release_id, z.source_sha256, z.source_row "
-                          "FROM zip_locality_on(CAST(? AS DATE)) z LEFT JOIN pfs_gpci_on(CAST(? AS DATE)) g "
-                          "USING (mac, locality) WHERE z.zip5 = ?", [day, day, zip5])
-    row = rows[0] if rows else None
+    if problem is None or problem.startswith("ZIP code spans"):  # its row in the file in effect, to cite
+        row = dict_rows(con, "SELECT z.zip5, z.mac, z.locality, g.locality_name, z.needs_plus_four, z.period, "
+                             "z.release_id, z.source_sha256, z.source_row "
+                             "FROM zip_locality_on(CAST(? AS DATE)) z LEFT JOIN pfs_gpci_on(CAST(? AS DATE)) g "
+                             "USING (mac, locality) WHERE z.zip5 = ?", [day, day, zip5])[0]
     if problem is None:
         name = f" {row['locality_name']}" if row["locality_name"] else ""
         return ZipPlace(zip_code, (mac, locality), None,
