@@ -30,6 +30,10 @@ os.environ["PREFECT_LOCAL_STORAGE_PATH"] = tempfile.mkdtemp(prefix="cmsref-prefe
 from core.settings import prefect_environment  # noqa: E402  (creates PREFECT_HOME, start-up timeout, no telemetry)
 
 prefect_environment()
+# expectations/__init__.py keeps pyspark's Spark Connect modules from ending a process whose main module is neither a
+# file nor a module, as an xdist worker's is; imported here, before a test module imports Great Expectations itself
+# (tests/unit/test_expectations_runner.py does: run first, as in `pytest tests/unit`, it ended the worker)
+import expectations  # noqa: E402,F401
 
 
 # ------------------------------------------------------------------------------------------- running on xdist workers
